@@ -1,0 +1,139 @@
+/* goc_dump and the dumps of fatal errors: every goroutine in Go's style.
+ *
+ *   goroutine 7 [chan receive, 3 minutes]:
+ *   	name "worker"
+ *   	0x55d0c2a1b2c3 worker_loop+0x43 (./prog)
+ *   	...
+ *   created by goroutine 1
+ *   	prog.c:42
+ *
+ * Backtraces follow frame pointers (goc builds with -fno-omit-frame-pointer;
+ * code built without them shows fewer frames). A parked goroutine's walk
+ * starts from the frame goc__switch saved; a goroutine running on another
+ * thread shows no frames, as its stack is changing under us. Symbols come
+ * from dladdr: functions that the executable does not export show as
+ * addresses (link with -rdynamic to see their names).
+ *
+ * The all-G list only grows (Gs are reused, never freed), so it is walked
+ * without a lock: a dump may be taken from a fatal error that holds any lock.
+ */
+#include "runtime/internal.h"
+#include <dlfcn.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#define MAX_FRAMES 48
+
+static void print_pc(FILE *out, uintptr_t pc) {
+    Dl_info info;
+    /* pc is a return address: look up pc-1 so a call at a function's end
+       is attributed to that function. */
+    if (dladdr((void *)(pc - 1), &info) && info.dli_sname) {
+        fprintf(out, "\t%#lx %s+%#lx (%s)\n", (unsigned long)pc, info.dli_sname,
+                (unsigned long)(pc - (uintptr_t)info.dli_saddr), info.dli_fname ? info.dli_fname : "?");
+    } else if (dladdr((void *)(pc - 1), &info) && info.dli_fname) {
+        fprintf(out, "\t%#lx ?? (%s+%#lx)\n", (unsigned long)pc, info.dli_fname,
+                (unsigned long)(pc - (uintptr_t)info.dli_fbase));
+    } else {
+        fprintf(out, "\t%#lx ??\n", (unsigned long)pc);
+    }
+}
+
+static void walk(FILE *out, uintptr_t fp, uintptr_t pc, uintptr_t lo, uintptr_t hi) {
+    for (int i = 0; i < MAX_FRAMES && pc; i++) {
+        print_pc(out, pc);
+        if (fp < lo || fp + 16 > hi || (fp & 7))
+            break;
+        uintptr_t *f = (uintptr_t *)fp;
+        uintptr_t next_fp = f[0];
+        pc = f[1];
+        if (next_fp <= fp)
+            break;
+        fp = next_fp;
+    }
+}
+
+static void backtrace_parked(FILE *out, goc__g *g) {
+    uintptr_t *sp = g->sp;
+    if (!sp)
+        return;
+#if defined(__x86_64__)
+    uintptr_t fp = sp[6], pc = sp[7];
+#elif defined(__aarch64__)
+    uintptr_t fp = sp[10], pc = sp[11];
+#endif
+    walk(out, fp, pc, (uintptr_t)g->stack_lo, (uintptr_t)g->stack_hi);
+}
+
+static const char *state_of(goc__g *g, int st) {
+    switch (st) {
+    case G_RUNNABLE: return "runnable";
+    case G_RUNNING: return g->locked_blocking ? "syscall" : "running";
+    case G_WAITING: return g->wait_reason ? g->wait_reason : "waiting";
+    default: return "idle";
+    }
+}
+
+static void dump_g(FILE *out, goc__g *g, goc__g *self, int64_t now) {
+    int st = atomic_load_explicit(&g->status, memory_order_relaxed);
+    fprintf(out, "goroutine %llu [%s", (unsigned long long)g->id, state_of(g, st));
+    if (st == G_WAITING && g->wait_since) {
+        int64_t mins = (now - g->wait_since) / GOC_MINUTE;
+        if (mins >= 1)
+            fprintf(out, ", %lld minute%s", (long long)mins, mins == 1 ? "" : "s");
+    }
+    fprintf(out, "]:\n");
+    if (g->name[0])
+        fprintf(out, "\tname \"%s\"\n", g->name);
+    if (g == self) {
+        walk(out, (uintptr_t)__builtin_frame_address(0), (uintptr_t)__builtin_return_address(0),
+             (uintptr_t)g->stack_lo, (uintptr_t)g->stack_hi);
+    } else if (st == G_WAITING || st == G_RUNNABLE) {
+        backtrace_parked(out, g);
+    }
+    if (g->parent_id || g->file) {
+        fprintf(out, "created by goroutine %llu\n", (unsigned long long)g->parent_id);
+        if (g->file)
+            fprintf(out, "\t%s:%d\n", g->file, g->line);
+    }
+    fputc('\n', out);
+}
+
+void goc__dump_all(FILE *out, bool to_fd2) {
+    (void)to_fd2;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    int64_t now = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+    uint32_t epoch = atomic_load(&goc__sched.epoch);
+    goc__g *self = goc__curg();
+    int live = 0, active = 0;
+    /* the current goroutine first, as Go prints it */
+    if (self) {
+        dump_g(out, self, self, now);
+        live++;
+        active++;
+    }
+    for (goc__g *g = goc__sched.allgs; g; g = g->allnext) {
+        int st = atomic_load_explicit(&g->status, memory_order_relaxed);
+        if (g == self || st == G_IDLE || st == G_DEAD || g->epoch != epoch || g->id == 0)
+            continue;
+        dump_g(out, g, self, now);
+        live++;
+        if (st != G_WAITING)
+            active++;
+    }
+    if (live && !active) {
+        int64_t timers = goc__timers_count();
+        if (timers > 0)
+            fprintf(out, "goc: every goroutine is waiting; only %lld pending timer%s keep%s the "
+                         "program alive\n\n",
+                    (long long)timers, timers == 1 ? "" : "s", timers == 1 ? "s" : "");
+    }
+    fflush(out);
+}
+
+void goc_dump(FILE *out) {
+    goc__runtime_init();
+    goc__dump_all(out ? out : stderr, false);
+}

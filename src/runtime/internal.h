@@ -1,0 +1,313 @@
+/* Private interface of the runtime layer: G, M, P, parking, timers, stacks.
+ *
+ * Layers above (chan, sync, time, context) use only what this header
+ * declares under "For the layers above". Nothing here is exported from the
+ * library (hidden visibility); names shared between files are goc__*.
+ *
+ * Invariants:
+ * - A G runs on at most one M at a time; an M runs goroutines only while it
+ *   holds a P.
+ * - A goroutine's stack never moves; its G record lives at the top of its own
+ *   stack mapping, and both are reused together (free lists per P, then a
+ *   global list).
+ * - Thread-local state belongs to the M, never to a G: it is read only through
+ *   goc__getm(), an accessor the compiler cannot cache across a switch.
+ * - A wake-up is never lost: park runs its unlock callback only after the
+ *   parking goroutine's context is saved, so whoever takes the lock after it
+ *   may make it ready at once.
+ */
+#ifndef GOC_RUNTIME_INTERNAL_H
+#define GOC_RUNTIME_INTERNAL_H
+
+#include <goc.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <pthread.h>
+
+#define GOC_HIDDEN __attribute__((visibility("hidden")))
+#define GOC_LIKELY(x) __builtin_expect(!!(x), 1)
+#define GOC_UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+/* ---- sanitizer detection (clang 14 defines neither __SANITIZE_* macro) ---- */
+#if defined(__SANITIZE_ADDRESS__)
+#define GOC_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define GOC_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_THREAD__)
+#define GOC_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define GOC_TSAN 1
+#endif
+#endif
+
+/* ============================ For the layers above ======================= */
+
+typedef struct goc__g goc__g;
+typedef struct goc__m goc__m;
+typedef struct goc__p goc__p;
+
+/* A spinlock built from acquire/release atomics (TSan models these exactly;
+   a pthread mutex may not be released by another fiber). Zero is unlocked.
+   Held only for a few instructions; after a short spin it yields the thread. */
+typedef struct goc__lock { _Atomic uint32_t v; } goc__lock;
+GOC_HIDDEN void goc__lock_slow(goc__lock *l);
+static inline void goc__lock_acquire(goc__lock *l) {
+    uint32_t z = 0;
+    if (GOC_LIKELY(atomic_compare_exchange_weak_explicit(&l->v, &z, 1, memory_order_acquire,
+                                                         memory_order_relaxed)))
+        return;
+    goc__lock_slow(l);
+}
+static inline bool goc__lock_try(goc__lock *l) {
+    uint32_t z = 0;
+    return atomic_compare_exchange_strong_explicit(&l->v, &z, 1, memory_order_acquire,
+                                                   memory_order_relaxed);
+}
+static inline void goc__lock_release(goc__lock *l) {
+    atomic_store_explicit(&l->v, 0, memory_order_release);
+}
+/* An unlock callback for goc__park that releases a goc__lock. */
+GOC_HIDDEN bool goc__unlock_cb(void *lock);
+
+/* The current goroutine, or NULL on a plain thread (or the scheduler). */
+GOC_HIDDEN goc__g *goc__curg(void);
+
+/* Parks the current goroutine with the wait reason shown in dumps. After its
+   context is saved, unlock(arg) runs on the same thread; if it returns false
+   the goroutine is not parked but resumes at once. Someone must later call
+   goc__ready(g). Must be called from a goroutine. errno is preserved. */
+GOC_HIDDEN void goc__park(bool (*unlock)(void *arg), void *arg, const char *reason);
+
+/* Makes a parked goroutine runnable. Callable from goroutines, the scheduler
+   and plain threads (timers, other pthreads). */
+GOC_HIDDEN void goc__ready(goc__g *g);
+
+/* A parker blocks either a goroutine (parks it) or a plain thread (sleeps on a
+   futex), so every blocking operation works from both. It lives on the
+   waiter's stack. Several parties may race to wake it (a channel, a timeout):
+   each must win goc__parker_claim first, then call goc__parker_wake. */
+typedef struct goc__parker {
+    goc__g *g;                    /* the goroutine, or NULL for a plain thread */
+    _Atomic uint32_t claimed;     /* 0 until someone claims the right to wake */
+    _Atomic uint32_t woken;       /* plain threads: the futex word */
+    bool timed_out;               /* set by the deadline timer before it wakes */
+} goc__parker;
+GOC_HIDDEN void goc__parker_init(goc__parker *pk);
+static inline bool goc__parker_claim(goc__parker *pk) {
+    uint32_t z = 0;
+    return atomic_compare_exchange_strong_explicit(&pk->claimed, &z, 1, memory_order_acq_rel,
+                                                   memory_order_relaxed);
+}
+GOC_HIDDEN void goc__parker_wake(goc__parker *pk);
+/* Blocks until woken. unlock(arg) is called once the waiter can no longer
+   miss a wake-up (as goc__park). With deadline >= 0 (goc_now's clock), a timer
+   claims and wakes the parker at the deadline and sets timed_out; the caller
+   must then take itself off whatever queue it was on. Returns !timed_out. */
+GOC_HIDDEN bool goc__parker_park(goc__parker *pk, bool (*unlock)(void *arg), void *arg,
+                                 const char *reason, int64_t deadline);
+
+/* Go's semaphore (runtime/sema.go): waiters are kept in a table keyed by the
+   address, so zero-filled user structures need no init. acquire waits until
+   *addr > 0 and decrements it; release increments it and wakes one waiter
+   (handoff: the waiter runs next on this P). lifo queues at the front. */
+GOC_HIDDEN void goc__semacquire(_Atomic uint32_t *addr, bool lifo, const char *reason);
+GOC_HIDDEN bool goc__semacquire_until(_Atomic uint32_t *addr, bool lifo, const char *reason,
+                                      int64_t deadline);
+GOC_HIDDEN void goc__semrelease(_Atomic uint32_t *addr, bool handoff);
+
+/* Timers: one 4-ary heap per P. fn runs on a scheduler thread, with no lock
+   held, and must not block (it may goc__ready). A timer is owned by its
+   caller (often on a goroutine's stack); goc__timer_del waits for a running
+   fn to return, so after del the memory may be reused. */
+typedef struct goc__timer {
+    int64_t when;
+    int64_t period;                 /* > 0: re-armed at when + period after each fire */
+    void (*fn)(struct goc__timer *t, void *arg);
+    void *arg;
+    int32_t idx;                    /* heap index, -1 when in no heap; under p's timer lock */
+    _Atomic(goc__p *) p;            /* the heap it is in */
+    _Atomic uint32_t running;       /* fn is running now */
+} goc__timer;
+GOC_HIDDEN void goc__timer_add(goc__timer *t);          /* t->when, fn, arg set; not in a heap */
+GOC_HIDDEN bool goc__timer_del(goc__timer *t);          /* true if it was pending */
+GOC_HIDDEN bool goc__timer_mod(goc__timer *t, int64_t when, int64_t period); /* true if it was pending */
+
+/* Fatal errors: print "fatal error: msg" (or "panic: msg"), a dump, exit 2. */
+GOC_HIDDEN void goc__fatal(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
+GOC_HIDDEN void goc__fatal_nodump(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
+
+/* Debug knobs from GOC_DEBUG=name=value,... parsed once. */
+typedef struct goc__debug_t {
+    uint64_t shuffle;     /* 0: off; else the seed */
+    int leaks;            /* list goroutines left when main returns */
+    int sync;             /* sync debug checks */
+    long guards;          /* guarded-stack budget override (-1: from vm.max_map_count) */
+} goc__debug_t;
+GOC_HIDDEN extern goc__debug_t goc__debug;
+
+/* A cheap per-thread random number (wyrand), for select and stealing. */
+GOC_HIDDEN uint32_t goc__fastrand(void);
+GOC_HIDDEN uint32_t goc__fastrandn(uint32_t n);
+
+/* Current goroutine's wait-reason override and "blocked from a plain thread"
+   accounting for deadlock detection. */
+GOC_HIDDEN void goc__foreign_block_begin(void);
+GOC_HIDDEN void goc__foreign_block_end(void);
+
+/* Futex helpers. */
+GOC_HIDDEN void goc__futex_wait(_Atomic uint32_t *addr, uint32_t val, int64_t deadline);
+GOC_HIDDEN void goc__futex_wake(_Atomic uint32_t *addr, int n);
+
+/* =============================== Runtime only ============================ */
+
+#define GOC_RUNQ_SIZE 256           /* as Go: big enough that stealing half is worth it */
+#define GOC_GLOBAL_CHECK_TICKS 61   /* as Go: a prime, so the check does not resonate with loops */
+#define GOC_MAX_PROCS 256           /* upper bound on GOMAXPROCS; Ps are allocated lazily */
+#define GOC_G_NAME_MAX 32
+
+enum { G_IDLE, G_RUNNABLE, G_RUNNING, G_WAITING, G_DEAD };
+
+struct goc__g {
+    void *sp;                       /* saved stack pointer while not running */
+    uint64_t id;
+    _Atomic int status;
+    void (*fn)(void *);
+    void *arg;
+    goc__g *schedlink;              /* global run queue, free lists */
+    goc__g *allnext;                /* all Gs ever made; never unlinked (Gs are reused) */
+    char *stack_lo;                 /* lowest usable byte (above the guard page, if any) */
+    char *stack_hi;                 /* top of the usable stack (the G record starts here) */
+    size_t stack_size;              /* mapping size, guard and G record included */
+    char *map_lo;                   /* start of the mapping */
+    bool guarded;                   /* has a PROT_NONE guard page below stack_lo */
+    bool from_slab;                 /* carved from a slab: never unmapped */
+    bool trimmed;                   /* pages given back while pooled */
+    uint32_t epoch;                 /* the goc_run it belongs to */
+    const char *wait_reason;
+    int64_t wait_since;
+    const char *file;
+    int line;
+    uint64_t parent_id;
+    int saved_errno;
+    bool locked_blocking;           /* inside goc_blocking_begin/end */
+    char name[GOC_G_NAME_MAX];
+    unsigned valgrind_id;
+    void *asan_fake;                /* ASan fake stack of the suspended context */
+    void *tsan_fiber;
+};
+
+typedef void (*goc__after_fn)(goc__g *prev, void *arg);
+
+struct goc__p {
+    int id;
+    _Atomic uint32_t runqhead;      /* consumers (owner and thieves) CAS it */
+    _Atomic uint32_t runqtail;      /* written by the owner only */
+    _Atomic(goc__g *) runq[GOC_RUNQ_SIZE];
+    _Atomic(goc__g *) runnext;      /* the G to run next (readied by the running G) */
+    uint32_t schedtick;
+    goc__m *m;                      /* the M holding it, NULL when idle */
+    goc__p *link;                   /* idle list */
+    bool idle;
+    /* free Gs with stacks of the default size */
+    goc__g *gfree;
+    int ngfree;
+    /* ids handed out in batches so spawning does not contend */
+    uint64_t goid_next, goid_end;
+    /* timers */
+    goc__lock timers_lock;
+    goc__timer **timers;
+    int ntimers, timers_cap;
+    _Atomic int64_t timer0;         /* earliest when, or INT64_MAX: read without the lock */
+    uint64_t shuffle_state;
+};
+
+struct goc__m {
+    goc__g g0;                      /* the thread's own context (the scheduler loop) */
+    goc__g *curg;
+    goc__p *p;
+    int id;
+    pthread_t thread;
+    _Atomic uint32_t park;          /* futex word while idle */
+    goc__m *link;                   /* idle list */
+    bool spinning;
+    bool is_main;                   /* the thread that called goc_run */
+    /* what the next context runs right after a switch (Go's mcall step) */
+    goc__after_fn after;
+    goc__g *after_g;
+    void *after_arg;
+    uint64_t rand;
+    void *altstack;
+    _Atomic int64_t sleep_until;    /* idle: when it wakes for a timer (INT64_MIN: deciding) */
+};
+
+/* Scheduler globals. */
+typedef struct goc__sched_t {
+    goc__lock lock;                 /* global runq, idle P and M lists, allgs */
+    goc__g *runq_head, *runq_tail;
+    _Atomic int runq_size;
+    goc__p *pidle;
+    _Atomic int npidle;
+    goc__m *midle;
+    int nmidle;
+    _Atomic int nmspinning;
+    int mcount;
+    _Atomic int gomaxprocs;
+    goc__p *allp[GOC_MAX_PROCS];
+    _Atomic int nallp;              /* Ps ever made */
+    goc__g *allgs;
+    _Atomic int64_t ngoroutines;    /* live goroutines of the current run */
+    _Atomic int64_t nblocking;      /* inside goc_blocking_begin/end */
+    _Atomic int64_t nforeign;       /* plain threads that use goc and are not blocked in it */
+    goc__lock gfree_lock;
+    goc__g *gfree;                  /* global free list */
+    int ngfree;
+    _Atomic uint64_t goidgen;
+    _Atomic uint32_t epoch;         /* incremented when a goc_run ends */
+    _Atomic bool running;           /* inside goc_run */
+    goc__g *main_g;
+    int main_result;
+    _Atomic uint32_t main_done;     /* futex word */
+    _Atomic uint32_t deadlock_checking;
+    size_t default_stack;
+} goc__sched_t;
+GOC_HIDDEN extern goc__sched_t goc__sched;
+
+GOC_HIDDEN goc__m *goc__getm(void);
+GOC_HIDDEN void goc__runtime_init(void);
+
+/* arch */
+GOC_HIDDEN void goc__switch(void **save_sp, void *load_sp);
+GOC_HIDDEN void *goc__stack_init(char *top, void (*entry)(void));
+
+/* stack */
+GOC_HIDDEN goc__g *goc__stack_alloc(size_t size);   /* a fresh G record with its stack */
+GOC_HIDDEN void goc__stack_pool_odd(goc__g *g);     /* pool a stack of a non-default size */
+GOC_HIDDEN goc__g *goc__stack_take_odd(size_t size);
+GOC_HIDDEN void goc__stack_trim(goc__g *g);         /* give pooled stack pages back */
+GOC_HIDDEN void goc__stack_reuse(goc__g *g);        /* prepare a pooled stack for a new goroutine */
+GOC_HIDDEN bool goc__stack_canary_ok(goc__g *g);
+GOC_HIDDEN void goc__stack_check(goc__g *g);        /* fatal on a broken canary */
+GOC_HIDDEN void goc__signals_init(void);
+GOC_HIDDEN void goc__m_signal_stack(goc__m *m);
+GOC_HIDDEN size_t goc__stack_default(void);
+
+/* timers (runtime side) */
+GOC_HIDDEN int64_t goc__timers_run(goc__p *p, int64_t now);  /* runs expired; returns next when */
+GOC_HIDDEN int64_t goc__timers_earliest(void);                /* over all Ps */
+GOC_HIDDEN void goc__timers_clear(goc__p *p);
+GOC_HIDDEN void goc__timers_wake(int64_t when);               /* a new earliest timer */
+GOC_HIDDEN int64_t goc__timers_count(void);
+
+GOC_HIDDEN void goc__sched_register_g(goc__g *g);
+
+/* dump */
+GOC_HIDDEN void goc__dump_all(FILE *out, bool to_fd2);
+GOC_HIDDEN void goc__debug_init(void);
+
+#endif

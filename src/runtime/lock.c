@@ -1,0 +1,55 @@
+/* The runtime's spinlock and futex helpers.
+ *
+ * goc__lock is a test-and-test-and-set lock made of acquire/release atomics,
+ * so TSan models it exactly and it may be released by another fiber on the
+ * same thread (park releases locks after the switch). It is held for a few
+ * instructions only; a waiter spins briefly, then yields the thread. */
+#include "runtime/internal.h"
+#include <errno.h>
+#include <linux/futex.h>
+#include <sched.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#define LOCK_SPINS 64 /* a critical section is tens of ns: spin about that long before yielding */
+
+static inline void cpu_relax(void) {
+#if defined(__x86_64__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ volatile("yield" ::: "memory");
+#endif
+}
+
+void goc__lock_slow(goc__lock *l) {
+    for (int i = 0;; i++) {
+        if (atomic_load_explicit(&l->v, memory_order_relaxed) == 0 && goc__lock_try(l))
+            return;
+        if (i < LOCK_SPINS)
+            cpu_relax();
+        else
+            sched_yield();
+    }
+}
+
+bool goc__unlock_cb(void *lock) {
+    goc__lock_release(lock);
+    return true;
+}
+
+void goc__futex_wait(_Atomic uint32_t *addr, uint32_t val, int64_t deadline) {
+    struct timespec ts, *tsp = NULL;
+    if (deadline >= 0 && deadline != INT64_MAX) {
+        /* FUTEX_WAIT_BITSET takes an absolute CLOCK_MONOTONIC time: the same
+           clock as goc_now, so no conversion drift. */
+        ts.tv_sec = deadline / 1000000000;
+        ts.tv_nsec = deadline % 1000000000;
+        tsp = &ts;
+    }
+    syscall(SYS_futex, addr, FUTEX_WAIT_BITSET_PRIVATE, val, tsp, NULL, FUTEX_BITSET_MATCH_ANY);
+}
+
+void goc__futex_wake(_Atomic uint32_t *addr, int n) {
+    syscall(SYS_futex, addr, FUTEX_WAKE_PRIVATE, n, NULL, NULL, 0);
+}

@@ -1,0 +1,1446 @@
+/* The scheduler: goroutines (G) on threads (M) that hold processors (P).
+ *
+ * Go's design (src/runtime/proc.go), rebuilt for C:
+ * - Each P has a 256-slot lock-free ring (the owner pushes at the tail;
+ *   the owner and thieves CAS the head) and a runnext slot for the G that the
+ *   running G just made ready. A locked global queue takes overflow and
+ *   goroutines started from plain threads; it is checked every 61 ticks.
+ * - An M with no work steals half of a random victim's ring; at most
+ *   GOMAXPROCS/2 Ms spin looking for work; the rest sleep on a futex.
+ * - Switching is direct, goroutine to goroutine. What Go does on g0 after a
+ *   switch (release the lock of a park, queue a yielding G, free an exited G)
+ *   is the "after" step: the switching side stores it in its M and the side
+ *   that resumes runs it first thing, once the old context is fully saved.
+ * - goc_run's caller does not run goroutines: it waits for the main
+ *   goroutine, so goc_run returns as soon as main does, as a Go program ends.
+ *
+ * Invariants:
+ * - A G runs on at most one M; an M runs Gs only while it holds a P.
+ * - A G in a run queue has status G_RUNNABLE and a saved context.
+ * - G status moves RUNNABLE -> RUNNING -> (WAITING | RUNNABLE | DEAD); only
+ *   a CAS from WAITING makes a parked G runnable, so a double ready is inert.
+ * - Gs are never freed: a finished G keeps its stack and waits in a free list.
+ * - sched.lock guards the global run queue, the idle P and M lists and the
+ *   all-G list; it is never held across a switch.
+ */
+#include "runtime/internal.h"
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#if GOC_ASAN
+#include <sanitizer/asan_interface.h>
+#include <sanitizer/common_interface_defs.h>
+#endif
+#if GOC_TSAN
+void *__tsan_get_current_fiber(void);
+void *__tsan_create_fiber(unsigned flags);
+void __tsan_destroy_fiber(void *fiber);
+void __tsan_switch_to_fiber(void *fiber, unsigned flags);
+void __tsan_set_fiber_name(void *fiber, const char *name);
+#endif
+
+#define SPIN_ROUNDS 4           /* as Go: steal attempts over all Ps before giving up */
+#define GFREE_LOCAL_MAX 64      /* free Gs kept per P before half move to the global list */
+#define GOID_BATCH 16           /* as Go: ids handed to a P at a time */
+
+goc__sched_t goc__sched;
+
+/* ------------------------------------------------------------------------ */
+/* Thread-local M, read through an accessor the compiler cannot cache.       */
+
+static __thread goc__m *tls_m;
+
+__attribute__((noinline)) goc__m *goc__getm(void) {
+    goc__m *m = tls_m;
+    __asm__ volatile("" : "+r"(m)::"memory");
+    return m;
+}
+
+__attribute__((noinline)) static void set_m(goc__m *m) {
+    tls_m = m;
+    __asm__ volatile("" ::: "memory");
+}
+
+goc__g *goc__curg(void) {
+    goc__m *m = goc__getm();
+    return m ? m->curg : NULL;
+}
+
+static inline int64_t coarse_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int64_t goc_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Random numbers: wyrand per M (or per thread for plain threads).          */
+
+static __thread uint64_t tls_rand;
+
+static inline uint64_t wyrand(uint64_t *s) {
+    *s += 0xa0761d6478bd642fULL;
+    __uint128_t t = (__uint128_t)*s * (*s ^ 0xe7037ed1a0b428dbULL);
+    return (uint64_t)(t >> 64) ^ (uint64_t)t;
+}
+
+uint32_t goc__fastrand(void) {
+    goc__m *m = goc__getm();
+    if (m && m->p && goc__debug.shuffle)
+        return (uint32_t)wyrand(&m->p->shuffle_state);
+    if (m)
+        return (uint32_t)wyrand(&m->rand);
+    if (tls_rand == 0)
+        tls_rand = (uint64_t)(uintptr_t)&tls_rand ^ (uint64_t)goc_now();
+    return (uint32_t)wyrand(&tls_rand);
+}
+
+uint32_t goc__fastrandn(uint32_t n) {
+    return (uint32_t)(((uint64_t)goc__fastrand() * n) >> 32);
+}
+
+/* ------------------------------------------------------------------------ */
+/* The switch, with what the sanitizers must be told around it.             */
+
+static inline __attribute__((always_inline)) void switch_to(goc__g *from, goc__g *to) {
+#if GOC_ASAN
+    bool exiting = atomic_load_explicit(&from->status, memory_order_relaxed) == G_DEAD;
+    __sanitizer_start_switch_fiber(exiting ? NULL : &from->asan_fake, to->stack_lo,
+                                   (size_t)(to->stack_hi - to->stack_lo));
+#endif
+#if GOC_TSAN
+    __tsan_switch_to_fiber(to->tsan_fiber, 0);
+#endif
+    goc__switch(&from->sp, to->sp);
+#if GOC_ASAN
+    __sanitizer_finish_switch_fiber(from->asan_fake, NULL, NULL);
+#endif
+}
+
+/* Runs the step the previous context left for us (see the file comment),
+   then this P's due timers: only here, after the step, are the locks of a
+   parking goroutine released, which a timer's function may need. */
+static inline void run_after(void) {
+    goc__m *m = goc__getm();
+    goc__after_fn f = m->after;
+    if (f) {
+        m->after = NULL;
+        f(m->after_g, m->after_arg);
+    }
+    goc__p *p = m->p;
+    if (p && GOC_UNLIKELY(atomic_load_explicit(&p->timer0, memory_order_relaxed) != INT64_MAX))
+        goc__timers_run(p, goc_now());
+}
+
+/* ------------------------------------------------------------------------ */
+/* Global run queue (sched.lock held).                                      */
+
+static void globrunq_put(goc__g *g) {
+    g->schedlink = NULL;
+    if (goc__sched.runq_tail)
+        goc__sched.runq_tail->schedlink = g;
+    else
+        goc__sched.runq_head = g;
+    goc__sched.runq_tail = g;
+    atomic_fetch_add_explicit(&goc__sched.runq_size, 1, memory_order_relaxed);
+}
+
+static void globrunq_putbatch(goc__g *head, goc__g *tail, int n) {
+    tail->schedlink = NULL;
+    if (goc__sched.runq_tail)
+        goc__sched.runq_tail->schedlink = head;
+    else
+        goc__sched.runq_head = head;
+    goc__sched.runq_tail = tail;
+    atomic_fetch_add_explicit(&goc__sched.runq_size, n, memory_order_relaxed);
+}
+
+static bool runq_put_tail(goc__p *p, goc__g *g);
+
+/* Takes up to max Gs (0: a fair share) from the global queue: returns one,
+   puts the rest in p's ring. */
+static goc__g *globrunq_get(goc__p *p, int max) {
+    int size = atomic_load_explicit(&goc__sched.runq_size, memory_order_relaxed);
+    if (size == 0)
+        return NULL;
+    int gmp = atomic_load_explicit(&goc__sched.gomaxprocs, memory_order_relaxed);
+    int n = size / gmp + 1;
+    if (n > size)
+        n = size;
+    if (max > 0 && n > max)
+        n = max;
+    if (n > GOC_RUNQ_SIZE / 2)
+        n = GOC_RUNQ_SIZE / 2;
+    atomic_fetch_sub_explicit(&goc__sched.runq_size, n, memory_order_relaxed);
+    goc__g *g = goc__sched.runq_head;
+    goc__sched.runq_head = g->schedlink;
+    n--;
+    for (; n > 0; n--) {
+        goc__g *g1 = goc__sched.runq_head;
+        goc__sched.runq_head = g1->schedlink;
+        runq_put_tail(p, g1);
+    }
+    if (!goc__sched.runq_head)
+        goc__sched.runq_tail = NULL;
+    return g;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Per-P run queue: Go's lock-free single-producer multi-consumer ring.     */
+
+static bool runq_put_slow(goc__p *p, goc__g *g, uint32_t h, uint32_t t) {
+    goc__g *batch[GOC_RUNQ_SIZE / 2 + 1];
+    uint32_t n = (t - h) / 2;
+    for (uint32_t i = 0; i < n; i++)
+        batch[i] = atomic_load_explicit(&p->runq[(h + i) % GOC_RUNQ_SIZE], memory_order_relaxed);
+    /* release: the thieves that read head after this see our slot reads done */
+    if (!atomic_compare_exchange_strong_explicit(&p->runqhead, &h, h + n, memory_order_release,
+                                                 memory_order_relaxed))
+        return false;
+    batch[n] = g;
+    for (uint32_t i = 0; i < n; i++)
+        batch[i]->schedlink = batch[i + 1];
+    goc__lock_acquire(&goc__sched.lock);
+    globrunq_putbatch(batch[0], batch[n], (int)n + 1);
+    goc__lock_release(&goc__sched.lock);
+    return true;
+}
+
+/* Puts g at the tail of p's ring (or half the ring in the global queue).
+   Returns true when the ring had to overflow. */
+static bool runq_put_tail(goc__p *p, goc__g *g) {
+    for (;;) {
+        /* acquire pairs with the release CAS of consumers: their slot reads are done */
+        uint32_t h = atomic_load_explicit(&p->runqhead, memory_order_acquire);
+        uint32_t t = atomic_load_explicit(&p->runqtail, memory_order_relaxed);
+        if (t - h < GOC_RUNQ_SIZE) {
+            atomic_store_explicit(&p->runq[t % GOC_RUNQ_SIZE], g, memory_order_relaxed);
+            /* release: a consumer that sees the new tail sees the slot */
+            atomic_store_explicit(&p->runqtail, t + 1, memory_order_release);
+            return false;
+        }
+        if (runq_put_slow(p, g, h, t))
+            return true;
+    }
+}
+
+/* Puts g in p's queue; with next, in the runnext slot (the old occupant goes
+   to the tail). Returns true when there is more queued work than runnext. */
+static bool runq_put(goc__p *p, goc__g *g, bool next) {
+    if (goc__debug.shuffle && (wyrand(&p->shuffle_state) & 1))
+        next = !next;
+    if (next) {
+        g = atomic_exchange_explicit(&p->runnext, g, memory_order_acq_rel);
+        if (!g)
+            return atomic_load_explicit(&p->runqtail, memory_order_relaxed) !=
+                   atomic_load_explicit(&p->runqhead, memory_order_relaxed);
+    }
+    runq_put_tail(p, g);
+    return true;
+}
+
+static goc__g *runq_get(goc__p *p) {
+    goc__g *next = atomic_load_explicit(&p->runnext, memory_order_relaxed);
+    if (next && atomic_compare_exchange_strong_explicit(&p->runnext, &next, NULL,
+                                                        memory_order_acq_rel, memory_order_relaxed))
+        return next;
+    for (;;) {
+        uint32_t h = atomic_load_explicit(&p->runqhead, memory_order_acquire);
+        uint32_t t = atomic_load_explicit(&p->runqtail, memory_order_relaxed);
+        if (t == h)
+            return NULL;
+        goc__g *g = atomic_load_explicit(&p->runq[h % GOC_RUNQ_SIZE], memory_order_relaxed);
+        if (atomic_compare_exchange_weak_explicit(&p->runqhead, &h, h + 1, memory_order_release,
+                                                  memory_order_relaxed))
+            return g;
+    }
+}
+
+static bool runq_empty(goc__p *p) {
+    for (;;) {
+        uint32_t h = atomic_load_explicit(&p->runqhead, memory_order_acquire);
+        uint32_t t = atomic_load_explicit(&p->runqtail, memory_order_acquire);
+        goc__g *next = atomic_load_explicit(&p->runnext, memory_order_acquire);
+        if (t == atomic_load_explicit(&p->runqtail, memory_order_acquire))
+            return h == t && next == NULL;
+    }
+}
+
+/* Grabs half of victim's ring into batch starting at batch_head (thief side). */
+static uint32_t runq_grab(goc__p *victim, _Atomic(goc__g *) *batch, uint32_t batch_head,
+                          bool steal_next) {
+    for (;;) {
+        uint32_t h = atomic_load_explicit(&victim->runqhead, memory_order_acquire);
+        uint32_t t = atomic_load_explicit(&victim->runqtail, memory_order_acquire);
+        uint32_t n = t - h;
+        n = n - n / 2;
+        if (n == 0) {
+            if (steal_next) {
+                goc__g *next = atomic_load_explicit(&victim->runnext, memory_order_acquire);
+                if (next) {
+                    if (!atomic_compare_exchange_strong_explicit(&victim->runnext, &next, NULL,
+                                                                 memory_order_acq_rel,
+                                                                 memory_order_relaxed))
+                        continue;
+                    atomic_store_explicit(&batch[batch_head % GOC_RUNQ_SIZE], next,
+                                          memory_order_relaxed);
+                    return 1;
+                }
+            }
+            return 0;
+        }
+        if (n > GOC_RUNQ_SIZE / 2)
+            continue; /* read an inconsistent h and t */
+        for (uint32_t i = 0; i < n; i++) {
+            goc__g *g = atomic_load_explicit(&victim->runq[(h + i) % GOC_RUNQ_SIZE],
+                                             memory_order_relaxed);
+            atomic_store_explicit(&batch[(batch_head + i) % GOC_RUNQ_SIZE], g,
+                                  memory_order_relaxed);
+        }
+        if (atomic_compare_exchange_strong_explicit(&victim->runqhead, &h, h + n,
+                                                    memory_order_release, memory_order_relaxed))
+            return n;
+    }
+}
+
+static goc__g *runq_steal(goc__p *p, goc__p *victim, bool steal_next) {
+    uint32_t t = atomic_load_explicit(&p->runqtail, memory_order_relaxed);
+    uint32_t n = runq_grab(victim, p->runq, t, steal_next);
+    if (n == 0)
+        return NULL;
+    n--;
+    goc__g *g = atomic_load_explicit(&p->runq[(t + n) % GOC_RUNQ_SIZE], memory_order_relaxed);
+    if (n == 0)
+        return g;
+    atomic_store_explicit(&p->runqtail, t + n, memory_order_release);
+    return g;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Idle Ps and Ms (sched.lock held).                                        */
+
+static void pidleput(goc__p *p) {
+    p->m = NULL;
+    p->idle = true;
+    p->link = goc__sched.pidle;
+    goc__sched.pidle = p;
+    atomic_fetch_add(&goc__sched.npidle, 1);
+}
+
+/* Takes an idle P whose id is below GOMAXPROCS (retired Ps stay out). */
+static goc__p *pidleget(void) {
+    int gmp = atomic_load(&goc__sched.gomaxprocs);
+    goc__p **pp = &goc__sched.pidle;
+    while (*pp) {
+        goc__p *p = *pp;
+        if (p->id < gmp) {
+            *pp = p->link;
+            p->idle = false;
+            p->link = NULL;
+            atomic_fetch_sub(&goc__sched.npidle, 1);
+            return p;
+        }
+        pp = &p->link;
+    }
+    return NULL;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Ms: creation, sleeping, waking.                                          */
+
+static void *m_main(void *arg);
+static _Atomic uint32_t sysmon_wake;
+static _Atomic bool sysmon_sleeping;
+
+static void newm(goc__p *p, bool spinning) {
+    goc__m *m = calloc(1, sizeof *m);
+    if (!m)
+        goc__fatal_nodump("out of memory allocating an M");
+    m->p = p;
+    m->spinning = spinning;
+    m->rand = (uint64_t)(uintptr_t)m ^ (uint64_t)goc_now();
+    goc__lock_acquire(&goc__sched.lock);
+    m->id = ++goc__sched.mcount;
+    goc__lock_release(&goc__sched.lock);
+    if (p)
+        p->m = m;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    /* Block every signal in the new thread while it starts, as Go does, so a
+       handler never runs before the thread has its alternate stack. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int rc = pthread_create(&m->thread, &attr, m_main, m);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    pthread_attr_destroy(&attr);
+    if (rc != 0)
+        goc__fatal("newm: pthread_create failed: %s", strerror(rc));
+}
+
+/* Hands p (or an idle P) to an idle or new M. spinning: the M was counted in
+   nmspinning by the caller. */
+static void startm(goc__p *p, bool spinning) {
+    goc__lock_acquire(&goc__sched.lock);
+    if (!p) {
+        p = pidleget();
+        if (!p) {
+            goc__lock_release(&goc__sched.lock);
+            if (spinning)
+                atomic_fetch_sub(&goc__sched.nmspinning, 1);
+            return;
+        }
+    }
+    goc__m *m = goc__sched.midle;
+    if (m) {
+        goc__sched.midle = m->link;
+        goc__sched.nmidle--;
+    }
+    if (m) {
+        m->p = p;
+        p->m = m;
+        m->spinning = spinning;
+        goc__lock_release(&goc__sched.lock);
+        atomic_store_explicit(&m->park, 1, memory_order_release);
+        goc__futex_wake(&m->park, 1);
+        return;
+    }
+    goc__lock_release(&goc__sched.lock);
+    newm(p, spinning);
+}
+
+/* Wakes an M to look for work if there is an idle P and nobody spins. */
+static void wakep(void) {
+    if (atomic_load_explicit(&goc__sched.npidle, memory_order_relaxed) == 0)
+        return;
+    int zero = 0;
+    if (atomic_load_explicit(&goc__sched.nmspinning, memory_order_relaxed) != 0 ||
+        !atomic_compare_exchange_strong(&goc__sched.nmspinning, &zero, 1))
+        return;
+    startm(NULL, true);
+}
+
+static void sysmon_kick(void) {
+    if (atomic_load_explicit(&sysmon_sleeping, memory_order_relaxed) &&
+        atomic_exchange(&sysmon_sleeping, false)) {
+        atomic_store(&sysmon_wake, 1);
+        goc__futex_wake(&sysmon_wake, 1);
+    }
+}
+
+static void acquirep(goc__m *m, goc__p *p) {
+    m->p = p;
+    p->m = m;
+    int gmp = atomic_load_explicit(&goc__sched.gomaxprocs, memory_order_relaxed);
+    if (atomic_load_explicit(&goc__sched.npidle, memory_order_relaxed) < gmp)
+        sysmon_kick();
+}
+
+/* ------------------------------------------------------------------------ */
+/* Free Gs with their stacks.                                               */
+
+static void gfput(goc__p *p, goc__g *g) {
+    if (g->stack_size != goc__sched.default_stack) {
+        goc__stack_pool_odd(g);
+        return;
+    }
+    g->schedlink = p->gfree;
+    p->gfree = g;
+    p->ngfree++;
+    if (p->ngfree >= GFREE_LOCAL_MAX) {
+        goc__g *head = NULL, *tail = NULL;
+        int n = 0;
+        while (p->ngfree > GFREE_LOCAL_MAX / 2) {
+            goc__g *x = p->gfree;
+            p->gfree = x->schedlink;
+            p->ngfree--;
+            x->schedlink = head;
+            head = x;
+            if (!tail)
+                tail = x;
+            n++;
+        }
+        goc__lock_acquire(&goc__sched.gfree_lock);
+        tail->schedlink = goc__sched.gfree;
+        goc__sched.gfree = head;
+        goc__sched.ngfree += n;
+        goc__lock_release(&goc__sched.gfree_lock);
+    }
+}
+
+static goc__g *gfget(goc__p *p, size_t size) {
+    if (size != goc__sched.default_stack)
+        return goc__stack_take_odd(size);
+    if (p && !p->gfree && goc__sched.gfree) {
+        goc__lock_acquire(&goc__sched.gfree_lock);
+        while (p->ngfree < GFREE_LOCAL_MAX / 2 && goc__sched.gfree) {
+            goc__g *x = goc__sched.gfree;
+            goc__sched.gfree = x->schedlink;
+            goc__sched.ngfree--;
+            x->schedlink = p->gfree;
+            p->gfree = x;
+            p->ngfree++;
+        }
+        goc__lock_release(&goc__sched.gfree_lock);
+    }
+    if (p && p->gfree) {
+        goc__g *g = p->gfree;
+        p->gfree = g->schedlink;
+        p->ngfree--;
+        return g;
+    }
+    if (!p && goc__sched.gfree) {
+        goc__lock_acquire(&goc__sched.gfree_lock);
+        goc__g *g = goc__sched.gfree;
+        if (g) {
+            goc__sched.gfree = g->schedlink;
+            goc__sched.ngfree--;
+        }
+        goc__lock_release(&goc__sched.gfree_lock);
+        return g;
+    }
+    return NULL;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Making goroutines ready.                                                 */
+
+void goc__ready(goc__g *g) {
+    if (g->epoch != atomic_load_explicit(&goc__sched.epoch, memory_order_relaxed))
+        return; /* abandoned by a goc_run that has returned */
+    int w = G_WAITING;
+    if (!atomic_compare_exchange_strong_explicit(&g->status, &w, G_RUNNABLE, memory_order_acq_rel,
+                                                 memory_order_relaxed))
+        return;
+    goc__m *m = goc__getm();
+    if (m && m->p) {
+        /* The readied G goes in runnext. Another M is woken only when this
+           P has more queued than that one G: a G that readies another and
+           then blocks (a channel hand-off) lets it run here at once, and
+           sysmon wakes an M if this P keeps both waiting. */
+        if (runq_put(m->p, g, true))
+            wakep();
+        return;
+    }
+    goc__lock_acquire(&goc__sched.lock);
+    globrunq_put(g);
+    goc__lock_release(&goc__sched.lock);
+    wakep();
+}
+
+/* ------------------------------------------------------------------------ */
+/* Finding work.                                                            */
+
+static void drop_p_for_epoch(goc__m *m);
+
+/* Local work only: the fast path when a goroutine gives up its M. Timers
+   run only from g0 (timers true), never while a parking G holds locks. */
+static goc__g *find_local(goc__p *p, bool timers) {
+    p->schedtick++;
+    if (GOC_UNLIKELY(p->schedtick % GOC_GLOBAL_CHECK_TICKS == 0) &&
+        atomic_load_explicit(&goc__sched.runq_size, memory_order_relaxed) > 0) {
+        goc__lock_acquire(&goc__sched.lock);
+        goc__g *g = globrunq_get(p, 1);
+        goc__lock_release(&goc__sched.lock);
+        if (g)
+            return g;
+    }
+    if (timers && atomic_load_explicit(&p->timer0, memory_order_relaxed) != INT64_MAX)
+        goc__timers_run(p, goc_now());
+    goc__g *g = runq_get(p);
+    if (g)
+        return g;
+    if (atomic_load_explicit(&goc__sched.runq_size, memory_order_relaxed) > 0) {
+        goc__lock_acquire(&goc__sched.lock);
+        g = globrunq_get(p, 0);
+        goc__lock_release(&goc__sched.lock);
+    }
+    return g;
+}
+
+static void reset_spinning(goc__m *m) {
+    m->spinning = false;
+    if (atomic_fetch_sub(&goc__sched.nmspinning, 1) == 1)
+        wakep(); /* we were the last spinner and found work: there may be more */
+}
+
+static void check_dead(void);
+static void stopm(goc__m *m);
+
+/* On g0: finds a runnable G, stealing and sleeping as needed. Returns with
+   m->p held. */
+static goc__g *findrunnable(goc__m *m) {
+    for (;;) {
+        goc__p *p = m->p;
+        if (!p) {
+            stopm(m);
+            continue;
+        }
+        if (GOC_UNLIKELY(p->id >= atomic_load(&goc__sched.gomaxprocs) ||
+                         !atomic_load(&goc__sched.running))) {
+            drop_p_for_epoch(m);
+            continue;
+        }
+        goc__g *g = find_local(p, true);
+        if (g) {
+            if (m->spinning)
+                reset_spinning(m);
+            return g;
+        }
+        /* Steal, if not too many already spin (Go's limit: half the busy Ps). */
+        int gmp = atomic_load(&goc__sched.gomaxprocs);
+        int busy = gmp - atomic_load(&goc__sched.npidle);
+        if (m->spinning || 2 * atomic_load(&goc__sched.nmspinning) < busy) {
+            if (!m->spinning) {
+                m->spinning = true;
+                atomic_fetch_add(&goc__sched.nmspinning, 1);
+            }
+            int nallp = atomic_load(&goc__sched.nallp);
+            int64_t now = goc_now();
+            for (int round = 0; round < SPIN_ROUNDS && !g; round++) {
+                uint32_t start = goc__fastrandn((uint32_t)nallp);
+                for (int i = 0; i < nallp && !g; i++) {
+                    goc__p *v = goc__sched.allp[(start + (uint32_t)i) % (uint32_t)nallp];
+                    if (v == p)
+                        continue;
+                    if (atomic_load_explicit(&v->timer0, memory_order_relaxed) <= now) {
+                        goc__timers_run(v, now);
+                        g = runq_get(p);
+                        if (g)
+                            break;
+                    }
+                    if (v->id < gmp)
+                        g = runq_steal(p, v, round == SPIN_ROUNDS - 1);
+                }
+            }
+            if (g) {
+                if (m->spinning)
+                    reset_spinning(m);
+                return g;
+            }
+        }
+        /* Nothing: give the P back and sleep. */
+        goc__lock_acquire(&goc__sched.lock);
+        if (atomic_load(&goc__sched.runq_size) > 0) {
+            g = globrunq_get(p, 0);
+            goc__lock_release(&goc__sched.lock);
+            if (m->spinning)
+                reset_spinning(m);
+            return g;
+        }
+        if (!runq_empty(p)) {
+            goc__lock_release(&goc__sched.lock);
+            continue;
+        }
+        m->p = NULL;
+        pidleput(p);
+        goc__lock_release(&goc__sched.lock);
+
+        if (m->spinning) {
+            m->spinning = false;
+            atomic_fetch_sub(&goc__sched.nmspinning, 1);
+            /* A G may have been queued after we looked and before we
+               stopped spinning (its readier saw us spinning and woke
+               nobody): look once more. */
+            int n = atomic_load(&goc__sched.nallp);
+            for (int i = 0; i < n; i++) {
+                if (goc__sched.allp[i]->id < gmp && !runq_empty(goc__sched.allp[i])) {
+                    goc__lock_acquire(&goc__sched.lock);
+                    goc__p *p2 = pidleget();
+                    goc__lock_release(&goc__sched.lock);
+                    if (p2) {
+                        acquirep(m, p2);
+                        m->spinning = true;
+                        atomic_fetch_add(&goc__sched.nmspinning, 1);
+                    }
+                    break;
+                }
+            }
+            if (m->p)
+                continue;
+        }
+        check_dead();
+        stopm(m);
+    }
+}
+
+/* Leaves the P of a finished goc_run, or one beyond GOMAXPROCS. */
+static void drop_p_for_epoch(goc__m *m) {
+    goc__p *p = m->p;
+    bool retired = atomic_load(&goc__sched.running) && p->id >= atomic_load(&goc__sched.gomaxprocs);
+    goc__g *g;
+    if (retired) {
+        /* its Gs go to the global queue; its timers are run by whoever steals */
+        goc__lock_acquire(&goc__sched.lock);
+        while ((g = runq_get(p)))
+            globrunq_put(g);
+        goc__lock_release(&goc__sched.lock);
+    } else {
+        while (runq_get(p)) {
+        } /* abandoned, as when a Go program's main returns */
+    }
+    goc__lock_acquire(&goc__sched.lock);
+    m->p = NULL;
+    pidleput(p);
+    goc__lock_release(&goc__sched.lock);
+    if (m->spinning) {
+        m->spinning = false;
+        atomic_fetch_sub(&goc__sched.nmspinning, 1);
+    }
+    if (retired)
+        wakep();
+}
+
+/* Sleeps until handed a P, or until the earliest timer is due. */
+static void stopm(goc__m *m) {
+    goc__lock_acquire(&goc__sched.lock);
+    atomic_store(&m->park, 0);
+    m->link = goc__sched.midle;
+    goc__sched.midle = m;
+    goc__sched.nmidle++;
+    goc__lock_release(&goc__sched.lock);
+
+    for (;;) {
+        /* Publish our deadline, then look again: a timer added meanwhile
+           either sees the deadline (and wakes us) or is seen here. */
+        atomic_store(&m->sleep_until, INT64_MIN);
+        int64_t until = goc__timers_earliest();
+        atomic_store(&m->sleep_until, until);
+        if (goc__timers_earliest() < until)
+            continue;
+        if (atomic_load_explicit(&m->park, memory_order_acquire) != 0)
+            break;
+        goc__futex_wait(&m->park, 0, until);
+        if (atomic_load_explicit(&m->park, memory_order_acquire) != 0)
+            break;
+        if (until != INT64_MAX && goc_now() >= until) {
+            /* A timer is due: leave the idle list and take a P to run it. */
+            goc__lock_acquire(&goc__sched.lock);
+            if (atomic_load(&m->park) != 0) {
+                goc__lock_release(&goc__sched.lock);
+                break;
+            }
+            goc__m **mp = &goc__sched.midle;
+            while (*mp && *mp != m)
+                mp = &(*mp)->link;
+            if (*mp) {
+                *mp = m->link;
+                goc__sched.nmidle--;
+            }
+            goc__p *p = pidleget();
+            if (p) {
+                goc__lock_release(&goc__sched.lock);
+                acquirep(m, p);
+                return;
+            }
+            /* Every P is busy: their Ms run timers at their next switch. */
+            atomic_store(&m->park, 0);
+            m->link = goc__sched.midle;
+            goc__sched.midle = m;
+            goc__sched.nmidle++;
+            goc__lock_release(&goc__sched.lock);
+        }
+    }
+    /* startm handed us a P (m->p set under the lock). */
+    goc__lock_acquire(&goc__sched.lock);
+    goc__lock_release(&goc__sched.lock);
+    if (m->p)
+        acquirep(m, m->p);
+}
+
+/* Called when a new timer becomes the earliest: make sure some idle M wakes
+   for it if every M sleeps without a deadline and a P is idle. */
+void goc__timers_wake(int64_t when) {
+    if (atomic_load(&goc__sched.npidle) == 0)
+        return; /* every P is busy: their Ms run timers at each switch */
+    goc__lock_acquire(&goc__sched.lock);
+    goc__m *m = goc__sched.midle;
+    if (!m) {
+        goc__lock_release(&goc__sched.lock);
+        startm(NULL, false);
+        return;
+    }
+    for (goc__m *x = m; x; x = x->link) {
+        if (atomic_load(&x->sleep_until) <= when) {
+            goc__lock_release(&goc__sched.lock);
+            return; /* someone wakes in time */
+        }
+    }
+    /* Woken with park still 0, an idle M only recomputes its deadline. */
+    goc__futex_wake(&m->park, 1);
+    goc__lock_release(&goc__sched.lock);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Deadlock detection.                                                      */
+
+static void check_dead(void) {
+    if (!atomic_load(&goc__sched.running) || atomic_load(&goc__sched.main_done))
+        return;
+    goc__lock_acquire(&goc__sched.lock);
+    int gmp = atomic_load(&goc__sched.gomaxprocs);
+    bool dead = atomic_load(&goc__sched.npidle) >= gmp &&
+                atomic_load(&goc__sched.runq_size) == 0 &&
+                atomic_load(&goc__sched.nblocking) == 0 &&
+                atomic_load(&goc__sched.nforeign) == 0;
+    /* Every P idle: nobody runs a goroutine, so nothing can become ready
+       but through a timer or a plain thread. */
+    if (dead) {
+        for (int i = 0; i < atomic_load(&goc__sched.nallp); i++)
+            if (!goc__sched.allp[i]->idle || !runq_empty(goc__sched.allp[i]))
+                dead = false;
+    }
+    if (dead && goc__timers_count() > 0)
+        dead = false;
+    if (dead && atomic_exchange(&goc__sched.deadlock_checking, 1) == 0) {
+        goc__lock_release(&goc__sched.lock);
+        goc__fatal("all goroutines are asleep - deadlock!");
+    }
+    goc__lock_release(&goc__sched.lock);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Giving up the M from a goroutine: park, yield, exit.                     */
+
+/* g is the current goroutine on m. Picks the next G (or the scheduler loop),
+   leaves after(g, arg) to run once g's context is saved, and switches. */
+static inline bool p_current(goc__p *p, goc__g *g) {
+    return GOC_LIKELY(p->id < atomic_load_explicit(&goc__sched.gomaxprocs, memory_order_relaxed) &&
+                      g->epoch == atomic_load_explicit(&goc__sched.epoch, memory_order_relaxed));
+}
+
+static void schedule_to(goc__m *m, goc__g *g, goc__g *next, goc__after_fn after, void *arg) {
+    if (g->from_slab)
+        goc__stack_check(g);
+    m->after = after;
+    m->after_g = g;
+    m->after_arg = arg;
+    if (next) {
+        m->curg = next;
+        atomic_store_explicit(&next->status, G_RUNNING, memory_order_relaxed);
+        switch_to(g, next);
+    } else {
+        m->curg = NULL;
+        switch_to(g, &m->g0);
+    }
+    run_after();
+}
+
+static void schedule_from(goc__m *m, goc__g *g, goc__after_fn after, void *arg) {
+    goc__p *p = m->p;
+    schedule_to(m, g, p_current(p, g) ? find_local(p, false) : NULL, after, arg);
+}
+
+struct park_args {
+    bool (*unlock)(void *);
+    void *arg;
+    goc__timer *timer;
+};
+
+static void park_after(goc__g *g, void *a) {
+    struct park_args *pa = a;
+    /* Read everything first: once unlocked, g may run and pa vanish. */
+    bool (*unlock)(void *) = pa->unlock;
+    void *arg = pa->arg;
+    goc__timer *t = pa->timer;
+    atomic_store_explicit(&g->status, G_WAITING, memory_order_release);
+    if (t)
+        goc__timer_add(t);
+    if (unlock && !unlock(arg)) {
+        if (t && !goc__timer_del(t))
+            return; /* the timer fired and readies g */
+        goc__ready(g);
+    }
+}
+
+static void park_impl(bool (*unlock)(void *), void *arg, const char *reason, goc__timer *t) {
+    goc__m *m = goc__getm();
+    goc__g *g = m->curg;
+    if (GOC_UNLIKELY(!g))
+        goc__fatal("goc__park called outside a goroutine");
+    g->wait_reason = reason;
+    g->wait_since = coarse_now();
+    g->saved_errno = errno;
+    struct park_args pa = {unlock, arg, t};
+    schedule_from(m, g, park_after, &pa);
+    errno = g->saved_errno;
+}
+
+void goc__park(bool (*unlock)(void *), void *arg, const char *reason) {
+    park_impl(unlock, arg, reason, NULL);
+}
+
+static void yield_after(goc__g *g, void *a) {
+    (void)a;
+    atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_relaxed);
+    runq_put_tail(goc__getm()->p, g);
+}
+
+void goc_yield(void) {
+    goc__m *m = goc__getm();
+    if (!m || !m->curg) {
+        sched_yield();
+        return;
+    }
+    goc__g *g = m->curg;
+    goc__p *p = m->p;
+    if (!p_current(p, g)) {
+        schedule_to(m, g, NULL, yield_after, NULL);
+        return;
+    }
+    goc__g *next = find_local(p, false);
+    if (!next) {
+        /* Nobody else here: run due timers and, if that readied someone, switch. */
+        if (atomic_load_explicit(&p->timer0, memory_order_relaxed) != INT64_MAX)
+            goc__timers_run(p, goc_now());
+        next = runq_get(p);
+        if (!next)
+            return;
+    }
+    int saved = errno;
+    g->wait_reason = NULL;
+    schedule_to(m, g, next, yield_after, NULL);
+    errno = saved;
+}
+
+static void exit_after(goc__g *g, void *a) {
+    (void)a;
+    goc__m *m = goc__getm();
+    gfput(m->p, g);
+}
+
+static void main_finished(goc__g *g);
+
+static __attribute__((noreturn)) void goexit(void) {
+    goc__m *m = goc__getm();
+    goc__g *g = m->curg;
+    if (g == goc__sched.main_g)
+        main_finished(g);
+    atomic_fetch_sub_explicit(&goc__sched.ngoroutines, 1, memory_order_relaxed);
+    atomic_store_explicit(&g->status, G_DEAD, memory_order_relaxed);
+    schedule_from(m, g, exit_after, NULL);
+    __builtin_unreachable();
+}
+
+/* First C code of every goroutine (called by the trampoline). */
+static void g_entry(void) {
+#if GOC_ASAN
+    __sanitizer_finish_switch_fiber(NULL, NULL, NULL);
+#endif
+    run_after();
+    goc__g *g = goc__getm()->curg;
+    g->fn(g->arg);
+    goexit();
+}
+
+/* ------------------------------------------------------------------------ */
+/* Starting goroutines.                                                     */
+
+static uint64_t new_goid(goc__p *p) {
+    if (!p)
+        return atomic_fetch_add(&goc__sched.goidgen, 1) + 1;
+    if (p->goid_next == p->goid_end) {
+        p->goid_next = atomic_fetch_add(&goc__sched.goidgen, GOID_BATCH) + 1;
+        p->goid_end = p->goid_next + GOID_BATCH;
+    }
+    return p->goid_next++;
+}
+
+static goc__g *newproc(void (*fn)(void *), void *arg, const goc_go_options *opts,
+                       const void *copy, size_t copy_size) {
+    goc__runtime_init();
+    goc__m *m = goc__getm();
+    goc__p *p = m ? m->p : NULL;
+    size_t size = goc__sched.default_stack;
+    if (opts && opts->stack_size) {
+        size = opts->stack_size;
+        if (size < 16384)
+            size = 16384;
+        size = (size + 4095) & ~(size_t)4095;
+    }
+    goc__g *g = gfget(p, size);
+    if (g)
+        goc__stack_reuse(g);
+    else
+        g = goc__stack_alloc(size);
+    char *top = g->stack_hi;
+    if (copy_size) {
+        if (copy_size > (size_t)(g->stack_hi - g->stack_lo) / 2)
+            goc__fatal("goc_go_copy: %zu bytes do not fit on a %zu-byte stack", copy_size, size);
+        top = (char *)(((uintptr_t)top - copy_size) & ~(uintptr_t)63);
+        memcpy(top, copy, copy_size);
+        arg = top;
+    }
+    g->fn = fn;
+    g->arg = arg;
+    g->sp = goc__stack_init(top, g_entry);
+    g->epoch = atomic_load_explicit(&goc__sched.epoch, memory_order_relaxed);
+    g->wait_reason = NULL;
+    g->file = opts ? opts->file : NULL;
+    g->line = opts ? opts->line : 0;
+    g->name[0] = 0;
+    if (opts && opts->name) {
+        strncpy(g->name, opts->name, GOC_G_NAME_MAX - 1);
+        g->name[GOC_G_NAME_MAX - 1] = 0;
+    }
+    goc__g *cur = m ? m->curg : NULL;
+    g->parent_id = cur ? cur->id : 0;
+    g->locked_blocking = false;
+    g->id = new_goid(p);
+    atomic_fetch_add_explicit(&goc__sched.ngoroutines, 1, memory_order_relaxed);
+    atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_release);
+    return g;
+}
+
+static void spawn(goc__g *g) {
+    goc__m *m = goc__getm();
+    if (m && m->p) {
+        runq_put(m->p, g, true);
+        wakep();
+        return;
+    }
+    goc__lock_acquire(&goc__sched.lock);
+    globrunq_put(g);
+    goc__lock_release(&goc__sched.lock);
+    if (atomic_load(&goc__sched.running))
+        wakep();
+}
+
+void goc_go(void (*fn)(void *), void *arg) {
+    spawn(newproc(fn, arg, NULL, NULL, 0));
+}
+
+void goc_go_opts(void (*fn)(void *), void *arg, const goc_go_options *opts) {
+    spawn(newproc(fn, arg, opts, NULL, 0));
+}
+
+void goc_go_copy(void (*fn)(void *), const void *arg, size_t size) {
+    spawn(newproc(fn, NULL, NULL, arg, size));
+}
+
+/* ------------------------------------------------------------------------ */
+/* The M's own loop (g0).                                                   */
+
+static void m_init_thread(goc__m *m) {
+    set_m(m);
+    goc__m_signal_stack(m);
+    pthread_attr_t attr;
+    void *lo = NULL;
+    size_t size = 0;
+    if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+        pthread_attr_getstack(&attr, &lo, &size);
+        pthread_attr_destroy(&attr);
+    }
+    m->g0.stack_lo = lo;
+    m->g0.stack_hi = (char *)lo + size;
+    m->g0.id = 0;
+#if GOC_TSAN
+    m->g0.tsan_fiber = __tsan_get_current_fiber();
+#endif
+}
+
+static void *m_main(void *arg) {
+    goc__m *m = arg;
+    m_init_thread(m);
+    if (m->p)
+        acquirep(m, m->p);
+    for (;;) {
+        goc__g *g = findrunnable(m);
+        m->curg = g;
+        atomic_store_explicit(&g->status, G_RUNNING, memory_order_relaxed);
+        switch_to(&m->g0, g);
+        run_after();
+    }
+    return NULL;
+}
+
+/* ------------------------------------------------------------------------ */
+/* sysmon: wakes an M when a busy P keeps queued work waiting.              */
+
+#define SYSMON_MIN_US 20      /* as Go: first delay */
+#define SYSMON_MAX_US 10000   /* as Go: delay after 50 idle rounds, doubling */
+
+static void *sysmon_main(void *arg) {
+    (void)arg;
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, NULL);
+    unsigned delay = SYSMON_MIN_US;
+    int idle = 0;
+    for (;;) {
+        int gmp = atomic_load(&goc__sched.gomaxprocs);
+        if (!atomic_load(&goc__sched.running) || atomic_load(&goc__sched.npidle) >= gmp) {
+            atomic_store(&sysmon_wake, 0);
+            atomic_store(&sysmon_sleeping, true);
+            if (atomic_load(&goc__sched.running) && atomic_load(&goc__sched.npidle) < gmp) {
+                atomic_store(&sysmon_sleeping, false);
+            } else {
+                while (atomic_load(&sysmon_wake) == 0)
+                    goc__futex_wait(&sysmon_wake, 0, -1);
+            }
+            delay = SYSMON_MIN_US;
+            idle = 0;
+        }
+        usleep(delay);
+        bool woke = false;
+        if (atomic_load(&goc__sched.npidle) > 0 && atomic_load(&goc__sched.nmspinning) == 0) {
+            int n = atomic_load(&goc__sched.nallp);
+            for (int i = 0; i < n && i < gmp; i++) {
+                goc__p *p = goc__sched.allp[i];
+                if (!p->idle && !runq_empty(p)) {
+                    wakep();
+                    woke = true;
+                    break;
+                }
+            }
+        }
+        if (woke || idle < 50) {
+            idle = woke ? 0 : idle + 1;
+            if (woke)
+                delay = SYSMON_MIN_US;
+        } else if (delay < SYSMON_MAX_US) {
+            delay *= 2;
+        }
+    }
+    return NULL;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Processors and start-up.                                                 */
+
+static goc__p *newp(int id) {
+    goc__p *p = aligned_alloc(64, (sizeof(goc__p) + 63) & ~(size_t)63);
+    if (!p)
+        goc__fatal_nodump("out of memory allocating a P");
+    memset(p, 0, sizeof *p);
+    p->id = id;
+    atomic_store(&p->timer0, INT64_MAX);
+    p->shuffle_state = goc__debug.shuffle + (uint64_t)id * 0x9E3779B97F4A7C15ULL;
+    return p;
+}
+
+/* Makes Ps up to n exist (sched.lock held). New ones are idle. */
+static void grow_procs(int n) {
+    while (atomic_load(&goc__sched.nallp) < n) {
+        int id = atomic_load(&goc__sched.nallp);
+        goc__p *p = newp(id);
+        goc__sched.allp[id] = p;
+        atomic_store(&goc__sched.nallp, id + 1);
+        pidleput(p);
+    }
+}
+
+static int env_int(const char *name, int def) {
+    const char *s = getenv(name);
+    if (!s || !*s)
+        return def;
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (*end || v < 1)
+        return def;
+    return (int)v;
+}
+
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+
+static void runtime_init_once(void) {
+    goc__debug_init();
+    goc__sched.default_stack = goc__stack_default();
+    int n = (int)sysconf(_SC_NPROCESSORS_ONLN);
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
+        n = CPU_COUNT(&set);
+    n = env_int("GOC_MAXPROCS", n < 1 ? 1 : n);
+    if (n > GOC_MAX_PROCS)
+        n = GOC_MAX_PROCS;
+    atomic_store(&goc__sched.gomaxprocs, n);
+    goc__lock_acquire(&goc__sched.lock);
+    grow_procs(n);
+    goc__lock_release(&goc__sched.lock);
+    goc__signals_init();
+    pthread_t t;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    if (pthread_create(&t, &attr, sysmon_main, NULL) != 0)
+        goc__fatal_nodump("cannot start the sysmon thread");
+    pthread_attr_destroy(&attr);
+}
+
+void goc__runtime_init(void) {
+    pthread_once(&init_once, runtime_init_once);
+}
+
+int goc_maxprocs(int n) {
+    goc__runtime_init();
+    int old = atomic_load(&goc__sched.gomaxprocs);
+    if (n < 1)
+        return old;
+    if (n > GOC_MAX_PROCS)
+        n = GOC_MAX_PROCS;
+    goc__lock_acquire(&goc__sched.lock);
+    grow_procs(n);
+    atomic_store(&goc__sched.gomaxprocs, n);
+    goc__lock_release(&goc__sched.lock);
+    /* Ps beyond n are given up at their Ms' next switch; new ones get Ms. */
+    for (int i = old; i < n; i++)
+        wakep();
+    return old;
+}
+
+int goc_num_goroutine(void) {
+    return (int)atomic_load(&goc__sched.ngoroutines);
+}
+
+uint64_t goc_id(void) {
+    goc__g *g = goc__curg();
+    return g ? g->id : 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* goc_run.                                                                 */
+
+struct main_args {
+    int (*fn)(void *);
+    void *arg;
+};
+
+static void main_trampoline(void *a) {
+    struct main_args *ma = a;
+    goc__sched.main_result = ma->fn(ma->arg);
+}
+
+static void main_finished(goc__g *g) {
+    (void)g;
+    if (goc__debug.leaks) {
+        int64_t others = atomic_load(&goc__sched.ngoroutines) - 1;
+        if (others > 0) {
+            fprintf(stderr, "goc: %lld goroutine(s) still alive when main returned:\n\n",
+                    (long long)others);
+            goc__dump_all(stderr, false);
+        }
+    }
+    atomic_store(&goc__sched.running, false);
+    atomic_fetch_add(&goc__sched.epoch, 1);
+    atomic_store_explicit(&goc__sched.main_done, 1, memory_order_release);
+    goc__futex_wake(&goc__sched.main_done, 1);
+}
+
+int goc_run(int (*main_fn)(void *), void *arg) {
+    if (goc__curg())
+        goc__fatal("goc_run called from a goroutine");
+    goc__runtime_init();
+    if (atomic_exchange(&goc__sched.running, true))
+        goc__fatal_nodump("goc_run: already running (one goc_run at a time)");
+    /* Wait until the Ms of an earlier run have let go of their Ps. */
+    for (;;) {
+        goc__lock_acquire(&goc__sched.lock);
+        int busy = 0;
+        for (int i = 0; i < atomic_load(&goc__sched.nallp); i++)
+            if (!goc__sched.allp[i]->idle)
+                busy++;
+        goc__lock_release(&goc__sched.lock);
+        if (!busy)
+            break;
+        usleep(100);
+    }
+    for (int i = 0; i < atomic_load(&goc__sched.nallp); i++) {
+        goc__timers_clear(goc__sched.allp[i]);
+        goc__sched.allp[i]->goid_next = goc__sched.allp[i]->goid_end = 0;
+    }
+    atomic_store(&goc__sched.ngoroutines, atomic_load(&goc__sched.runq_size));
+    atomic_store(&goc__sched.main_done, 0);
+    atomic_store(&goc__sched.deadlock_checking, 0);
+    atomic_store(&goc__sched.goidgen, 0);
+
+    struct main_args ma = {main_fn, arg};
+    goc__g *g = newproc(main_trampoline, &ma, &(goc_go_options){.name = "main"}, NULL, 0);
+    goc__sched.main_g = g;
+    /* the main goroutine runs first, as in Go */
+    goc__lock_acquire(&goc__sched.lock);
+    g->schedlink = goc__sched.runq_head;
+    goc__sched.runq_head = g;
+    if (!goc__sched.runq_tail)
+        goc__sched.runq_tail = g;
+    atomic_fetch_add(&goc__sched.runq_size, 1);
+    goc__lock_release(&goc__sched.lock);
+    atomic_fetch_add(&goc__sched.ngoroutines, 0);
+    startm(NULL, false);
+    goc__foreign_block_begin();
+    while (atomic_load_explicit(&goc__sched.main_done, memory_order_acquire) == 0)
+        goc__futex_wait(&goc__sched.main_done, 0, -1);
+    goc__foreign_block_end();
+    goc__sched.main_g = NULL;
+    /* Abandon the goroutines left in the global queue. */
+    goc__lock_acquire(&goc__sched.lock);
+    goc__sched.runq_head = goc__sched.runq_tail = NULL;
+    atomic_store(&goc__sched.runq_size, 0);
+    goc__lock_release(&goc__sched.lock);
+    atomic_store(&goc__sched.ngoroutines, 0);
+    return goc__sched.main_result;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Blocking sections and plain threads.                                     */
+
+void goc_blocking_begin(void) {
+    goc__g *g = goc__curg();
+    if (g)
+        g->locked_blocking = true;
+    atomic_fetch_add(&goc__sched.nblocking, 1);
+}
+
+void goc_blocking_end(void) {
+    goc__g *g = goc__curg();
+    if (g)
+        g->locked_blocking = false;
+    atomic_fetch_sub(&goc__sched.nblocking, 1);
+}
+
+/* A plain thread that has used goc counts as able to wake goroutines (so no
+   deadlock is declared) except while it is blocked in goc itself. */
+static pthread_key_t foreign_key;
+static pthread_once_t foreign_once = PTHREAD_ONCE_INIT;
+static __thread int foreign_state; /* 0 unknown, 1 counted, 2 blocked */
+
+static void foreign_exit(void *v) {
+    (void)v;
+    if (foreign_state == 1)
+        atomic_fetch_sub(&goc__sched.nforeign, 1);
+    foreign_state = 0;
+}
+
+static void foreign_key_init(void) {
+    pthread_key_create(&foreign_key, foreign_exit);
+}
+
+static void foreign_register(void) {
+    if (foreign_state == 0) {
+        pthread_once(&foreign_once, foreign_key_init);
+        pthread_setspecific(foreign_key, (void *)1);
+        foreign_state = 1;
+        atomic_fetch_add(&goc__sched.nforeign, 1);
+    }
+}
+
+void goc__foreign_block_begin(void) {
+    foreign_register();
+    if (foreign_state == 1) {
+        foreign_state = 2;
+        atomic_fetch_sub(&goc__sched.nforeign, 1);
+    }
+}
+
+void goc__foreign_block_end(void) {
+    if (foreign_state == 2) {
+        foreign_state = 1;
+        atomic_fetch_add(&goc__sched.nforeign, 1);
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Parkers: a goroutine or a plain thread.                                  */
+
+void goc__parker_init(goc__parker *pk) {
+    pk->g = goc__curg();
+    atomic_store_explicit(&pk->claimed, 0, memory_order_relaxed);
+    atomic_store_explicit(&pk->woken, 0, memory_order_relaxed);
+    pk->timed_out = false;
+}
+
+void goc__parker_wake(goc__parker *pk) {
+    goc__g *g = pk->g;
+    if (g) {
+        goc__ready(g);
+        return;
+    }
+    atomic_store_explicit(&pk->woken, 1, memory_order_release);
+    goc__futex_wake(&pk->woken, 1);
+}
+
+static void parker_timeout(goc__timer *t, void *arg) {
+    (void)t;
+    goc__parker *pk = arg;
+    if (goc__parker_claim(pk)) {
+        pk->timed_out = true;
+        goc__parker_wake(pk);
+    }
+}
+
+bool goc__parker_park(goc__parker *pk, bool (*unlock)(void *), void *arg, const char *reason,
+                      int64_t deadline) {
+    if (pk->g) {
+        if (deadline < 0) {
+            park_impl(unlock, arg, reason, NULL);
+            return true;
+        }
+        goc__timer t = {.when = deadline, .fn = parker_timeout, .arg = pk, .idx = -1};
+        park_impl(unlock, arg, reason, &t);
+        if (!pk->timed_out)
+            goc__timer_del(&t);
+        return !pk->timed_out;
+    }
+    int saved = errno;
+    foreign_register();
+    goc__foreign_block_begin();
+    if (unlock && !unlock(arg)) {
+        goc__foreign_block_end();
+        errno = saved;
+        return true;
+    }
+    while (atomic_load_explicit(&pk->woken, memory_order_acquire) == 0) {
+        if (deadline >= 0 && goc_now() >= deadline) {
+            if (goc__parker_claim(pk)) {
+                pk->timed_out = true;
+                break;
+            }
+            deadline = -1; /* a waker claimed us first: wait for it */
+            continue;
+        }
+        goc__futex_wait(&pk->woken, 0, deadline);
+    }
+    goc__foreign_block_end();
+    errno = saved;
+    return !pk->timed_out;
+}
+
+void goc_sleep(goc_duration d) {
+    if (d <= 0) {
+        goc_yield();
+        return;
+    }
+    int64_t deadline = goc_now() + d;
+    goc__parker pk;
+    goc__parker_init(&pk);
+    if (pk.g) {
+        goc__parker_park(&pk, NULL, NULL, "sleep", deadline);
+        return;
+    }
+    int saved = errno;
+    struct timespec ts = {deadline / 1000000000, deadline % 1000000000};
+    goc__foreign_block_begin();
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR) {
+    }
+    goc__foreign_block_end();
+    errno = saved;
+}
+
+/* ------------------------------------------------------------------------ */
+/* For dumps: walk every G.                                                 */
+
+void goc__sched_register_g(goc__g *g) {
+    goc__lock_acquire(&goc__sched.lock);
+    g->allnext = goc__sched.allgs;
+    goc__sched.allgs = g;
+    goc__lock_release(&goc__sched.lock);
+}

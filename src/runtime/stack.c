@@ -1,0 +1,335 @@
+/* Goroutine stacks, and the signal handling that reports their overflow.
+ *
+ * A stack is one anonymous mapping, committed lazily by the kernel as it is
+ * touched; the G record sits at its top, so a goroutine that only waits costs
+ * one page. Two kinds:
+ * - guarded: a PROT_NONE page at the bottom; an overflow faults there and the
+ *   SIGSEGV handler (on an alternate stack) reports it. Each costs two kernel
+ *   memory areas, and vm.max_map_count (65,530 by default) bounds those, so
+ *   only a budget taken from that limit is guarded;
+ * - beyond the budget, stacks are carved from large slabs without guards. The
+ *   lowest CANARY_BYTES of such a stack must stay zero (fresh pages are);
+ *   they are checked at every switch away from the goroutine, and a non-zero
+ *   byte is reported as a stack overflow. Zero as the canary costs no page:
+ *   a never-written page reads as zeros without being committed.
+ *
+ * Invariants:
+ * - A stack never moves and is reused only after its goroutine has finished.
+ * - Slab stacks are never unmapped; guarded stacks of a non-default size are
+ *   unmapped when their goroutine ends (pooling is per default size only).
+ */
+#include "runtime/internal.h"
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#if GOC_ASAN
+#include <sanitizer/asan_interface.h>
+#endif
+#if GOC_TSAN
+void *__tsan_create_fiber(unsigned flags);
+void __tsan_destroy_fiber(void *fiber);
+void __tsan_set_fiber_name(void *fiber, const char *name);
+#endif
+#if defined(GOC_HAVE_VALGRIND_H) && !defined(GOC_ASAN) && !defined(GOC_TSAN)
+#include <valgrind/valgrind.h>
+#define GOC_VALGRIND 1
+#endif
+
+#define DEFAULT_STACK (256 * 1024)
+#define MIN_STACK (16 * 1024)
+#define MAX_STACK (1024 * 1024 * 1024)
+#define CANARY_BYTES 64
+#define SLAB_STACKS 64              /* stacks per slab: one mmap for 16 MiB at the default size */
+#define MAP_COUNT_RESERVE 16384     /* kernel areas left for malloc, threads, libraries */
+#define ALTSTACK_SIZE (64 * 1024)
+
+static size_t page_size;
+static _Atomic long guarded_budget = -1;
+static _Atomic long guarded_count;
+static goc__lock slab_lock;
+static char *slab_next, *slab_end;
+static size_t slab_stack_size;
+
+static size_t round_page(size_t n) {
+    return (n + page_size - 1) & ~(page_size - 1);
+}
+
+static size_t parse_size(const char *s) {
+    char *end;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (end == s)
+        return 0;
+    switch (*end) {
+    case 'k': case 'K': v <<= 10; end++; break;
+    case 'm': case 'M': v <<= 20; end++; break;
+    case 'g': case 'G': v <<= 30; end++; break;
+    default: break;
+    }
+    if (*end == 'i' || *end == 'I')
+        end++;
+    if (*end == 'b' || *end == 'B')
+        end++;
+    return *end ? 0 : (size_t)v;
+}
+
+size_t goc__stack_default(void) {
+    page_size = (size_t)sysconf(_SC_PAGESIZE);
+    size_t size = DEFAULT_STACK;
+    const char *env = getenv("GOC_STACK_SIZE");
+    if (env && *env) {
+        size_t v = parse_size(env);
+        if (v == 0)
+            fprintf(stderr, "goc: ignoring GOC_STACK_SIZE=%s (want bytes, or a K or M suffix)\n", env);
+        else
+            size = v;
+    }
+    if (size < MIN_STACK)
+        size = MIN_STACK;
+    if (size > MAX_STACK)
+        size = MAX_STACK;
+    /* The guard budget: half of what vm.max_map_count leaves after a reserve,
+       since a guarded stack is two areas. */
+    long max_maps = 65530;
+    FILE *f = fopen("/proc/sys/vm/max_map_count", "r");
+    if (f) {
+        if (fscanf(f, "%ld", &max_maps) != 1)
+            max_maps = 65530;
+        fclose(f);
+    }
+    long budget = (max_maps - MAP_COUNT_RESERVE) / 2;
+    if (goc__debug.guards >= 0)
+        budget = goc__debug.guards;
+    atomic_store(&guarded_budget, budget < 0 ? 0 : budget);
+    return round_page(size);
+}
+
+/* Fills in the G record at the top of a mapping. */
+static goc__g *g_at_top(char *map_lo, size_t size, char *stack_lo) {
+    size_t rec = (sizeof(goc__g) + 63) & ~(size_t)63;
+    goc__g *g = (goc__g *)(map_lo + size - rec);
+    memset(g, 0, sizeof *g);
+    g->map_lo = map_lo;
+    g->stack_size = size;
+    g->stack_lo = stack_lo;
+    g->stack_hi = (char *)g;
+    atomic_store_explicit(&g->status, G_IDLE, memory_order_relaxed);
+    return g;
+}
+
+static goc__g *slab_alloc(size_t size) {
+    goc__lock_acquire(&slab_lock);
+    if (slab_stack_size != size || slab_next == slab_end) {
+        size_t len = size * SLAB_STACKS;
+        char *s = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                       -1, 0);
+        if (s == MAP_FAILED) {
+            goc__lock_release(&slab_lock);
+            return NULL;
+        }
+        slab_next = s;
+        slab_end = s + len;
+        slab_stack_size = size;
+    }
+    char *lo = slab_next;
+    slab_next += size;
+    goc__lock_release(&slab_lock);
+    goc__g *g = g_at_top(lo, size, lo);
+    g->from_slab = true;
+    return g;
+}
+
+static goc__g *guarded_alloc(size_t size) {
+    char *lo = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                    -1, 0);
+    if (lo == MAP_FAILED)
+        return NULL;
+    if (mprotect(lo, page_size, PROT_NONE) != 0) {
+        munmap(lo, size);
+        return NULL;
+    }
+    goc__g *g = g_at_top(lo, size, lo + page_size);
+    g->guarded = true;
+    return g;
+}
+
+goc__g *goc__stack_alloc(size_t size) {
+    if (!page_size)
+        goc__runtime_init();
+    goc__g *g = NULL;
+    bool pooled = size == goc__sched.default_stack;
+    if (atomic_fetch_add(&guarded_count, 1) < atomic_load(&guarded_budget) || !pooled)
+        g = guarded_alloc(size);
+    else
+        atomic_fetch_sub(&guarded_count, 1);
+    if (!g) {
+        if (!pooled) {
+            goc__fatal("cannot allocate a %zu-byte goroutine stack: %s", size, strerror(errno));
+        }
+        g = slab_alloc(size);
+    }
+    if (!g)
+        goc__fatal("cannot allocate a goroutine stack (%zu bytes): %s; "
+                   "see docs/design.md on vm.max_map_count and memory limits",
+                   size, strerror(errno));
+#if GOC_VALGRIND
+    g->valgrind_id = VALGRIND_STACK_REGISTER(g->stack_lo, g->stack_hi);
+#endif
+#if GOC_TSAN
+    g->tsan_fiber = __tsan_create_fiber(0);
+#endif
+    goc__sched_register_g(g);
+    return g;
+}
+
+void goc__stack_reuse(goc__g *g) {
+#if GOC_ASAN
+    /* Uninstrumented code (libc) leaves stale poison behind: clear it. */
+    ASAN_UNPOISON_MEMORY_REGION(g->stack_lo, (size_t)(g->stack_hi - g->stack_lo));
+#else
+    (void)g;
+#endif
+}
+
+void goc__stack_trim(goc__g *g) {
+    char *hi = (char *)((uintptr_t)g & ~(uintptr_t)(page_size - 1));
+    if (hi > g->stack_lo)
+        madvise(g->stack_lo, (size_t)(hi - g->stack_lo), MADV_DONTNEED);
+    g->trimmed = true;
+}
+
+bool goc__stack_canary_ok(goc__g *g) {
+    const uint64_t *c = (const uint64_t *)g->stack_lo;
+    uint64_t acc = 0;
+    for (int i = 0; i < CANARY_BYTES / 8; i++)
+        acc |= c[i];
+    return acc == 0;
+}
+
+static void report_overflow(goc__g *g, const char *how) {
+    char buf[512];
+    int n = snprintf(buf, sizeof buf,
+                     "runtime: goroutine stack exceeds its %zu-byte limit (%s)\n"
+                     "fatal error: stack overflow\n\n"
+                     "goroutine %llu [running]:\n",
+                     g->stack_size, how, (unsigned long long)g->id);
+    if (g->name[0] && n < (int)sizeof buf)
+        n += snprintf(buf + n, sizeof buf - (size_t)n, "\tname \"%s\"\n", g->name);
+    if (n < (int)sizeof buf) {
+        if (g->file)
+            n += snprintf(buf + n, sizeof buf - (size_t)n, "created by goroutine %llu at %s:%d\n",
+                          (unsigned long long)g->parent_id, g->file, g->line);
+        else
+            n += snprintf(buf + n, sizeof buf - (size_t)n, "created by goroutine %llu\n",
+                          (unsigned long long)g->parent_id);
+    }
+    if (n > (int)sizeof buf)
+        n = (int)sizeof buf;
+    fflush(stdout);
+    if (write(2, buf, (size_t)n) < 0) {
+    }
+    _exit(2);
+}
+
+void goc__stack_check(goc__g *g) {
+    if (GOC_UNLIKELY(!goc__stack_canary_ok(g)))
+        report_overflow(g, "canary overwritten");
+}
+
+/* ---- odd-size stacks: kept per size in a small global list ---- */
+
+static goc__lock odd_lock;
+static goc__g *odd_list;
+
+/* Pools a stack of a non-default size; its pages go back to the kernel now
+   (odd sizes are rare, and large ones are why people ask for them). */
+void goc__stack_pool_odd(goc__g *g) {
+    goc__stack_trim(g);
+    goc__lock_acquire(&odd_lock);
+    g->schedlink = odd_list;
+    odd_list = g;
+    goc__lock_release(&odd_lock);
+}
+
+goc__g *goc__stack_take_odd(size_t size) {
+    goc__lock_acquire(&odd_lock);
+    goc__g **pp = &odd_list;
+    while (*pp && (*pp)->stack_size != size)
+        pp = &(*pp)->schedlink;
+    goc__g *g = *pp;
+    if (g)
+        *pp = g->schedlink;
+    goc__lock_release(&odd_lock);
+    return g;
+}
+
+/* ---- signals ---- */
+
+static struct sigaction old_segv, old_bus;
+
+static void segv_handler(int sig, siginfo_t *si, void *uc) {
+    goc__m *m = goc__getm();
+    goc__g *g = m ? m->curg : NULL;
+    char *addr = si->si_addr;
+    if (g && g->guarded && addr >= g->map_lo && addr < g->stack_lo + page_size)
+        report_overflow(g, "guard page hit");
+    if (g && g->from_slab && addr < g->stack_lo && addr >= g->stack_lo - 65536)
+        report_overflow(g, "ran below its stack");
+    /* Not ours: hand it to whoever had the signal before (a sanitizer), or
+       let the default action happen (a core dump, as usual). */
+    struct sigaction *old = sig == SIGSEGV ? &old_segv : &old_bus;
+    if ((old->sa_flags & SA_SIGINFO) && old->sa_sigaction) {
+        old->sa_sigaction(sig, si, uc);
+        return;
+    }
+    if (old->sa_handler != SIG_DFL && old->sa_handler != SIG_IGN && old->sa_handler) {
+        old->sa_handler(sig);
+        return;
+    }
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static void quit_handler(int sig) {
+    (void)sig;
+    static const char head[] = "SIGQUIT: quit\n\n";
+    if (write(2, head, sizeof head - 1) < 0) {
+    }
+    goc__dump_all(stderr, true);
+    _exit(2);
+}
+
+void goc__m_signal_stack(goc__m *m) {
+    m->altstack = mmap(NULL, ALTSTACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m->altstack == MAP_FAILED) {
+        m->altstack = NULL;
+        return;
+    }
+    stack_t ss = {.ss_sp = m->altstack, .ss_size = ALTSTACK_SIZE, .ss_flags = 0};
+    sigaltstack(&ss, NULL);
+}
+
+void goc__signals_init(void) {
+    /* Faults that are not a goroutine's stack overflow go on to the handler
+       that was there before (a sanitizer's, say). */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = segv_handler;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGSEGV, &sa, &old_segv);
+    sigaction(SIGBUS, &sa, &old_bus);
+    struct sigaction oldq, sq;
+    memset(&sq, 0, sizeof sq);
+    sigaction(SIGQUIT, NULL, &oldq);
+    if (oldq.sa_handler == SIG_DFL) {
+        sq.sa_handler = quit_handler;
+        sq.sa_flags = SA_ONSTACK;
+        sigemptyset(&sq.sa_mask);
+        sigaction(SIGQUIT, &sq, NULL);
+    }
+}

@@ -1,0 +1,212 @@
+/* Timers: a 4-ary min-heap per P, ordered by when.
+ *
+ * A goroutine adds its timers to its own P's heap, a plain thread to P 0's.
+ * Each P runs its due timers at every switch (after the switch's own step)
+ * and from its scheduler loop; an M that finds no work steals due timers
+ * from every P, and idle Ms sleep until the earliest timer of all.
+ *
+ * Invariants:
+ * - t->idx and t->p change only under the heap's timers_lock; t->p is NULL
+ *   exactly when t is in no heap.
+ * - p->timer0 is the when of the heap's root, or INT64_MAX when empty; it is
+ *   written under the lock and read without it (a hint, re-checked under it).
+ * - A one-shot timer leaves the heap before its fn runs; a periodic one is
+ *   re-armed first. t->running is set under the lock before the lock is
+ *   dropped to run fn, and cleared after fn returns: goc__timer_del waits for
+ *   it, so after del returns the timer's memory is the caller's again.
+ */
+#include "runtime/internal.h"
+#include <sched.h>
+#include <stdlib.h>
+
+#define HEAP_ARITY 4 /* as Go: shallower than binary, and siftdown stays cheap */
+
+static void heap_set(goc__p *p, int i, goc__timer *t) {
+    p->timers[i] = t;
+    t->idx = i;
+}
+
+static void sift_up(goc__p *p, int i) {
+    goc__timer *t = p->timers[i];
+    while (i > 0) {
+        int parent = (i - 1) / HEAP_ARITY;
+        if (p->timers[parent]->when <= t->when)
+            break;
+        heap_set(p, i, p->timers[parent]);
+        i = parent;
+    }
+    heap_set(p, i, t);
+}
+
+static void sift_down(goc__p *p, int i) {
+    int n = p->ntimers;
+    goc__timer *t = p->timers[i];
+    for (;;) {
+        int c = i * HEAP_ARITY + 1;
+        if (c >= n)
+            break;
+        int best = c;
+        for (int k = c + 1; k < c + HEAP_ARITY && k < n; k++)
+            if (p->timers[k]->when < p->timers[best]->when)
+                best = k;
+        if (p->timers[best]->when >= t->when)
+            break;
+        heap_set(p, i, p->timers[best]);
+        i = best;
+    }
+    heap_set(p, i, t);
+}
+
+static void update_timer0(goc__p *p) {
+    atomic_store(&p->timer0, p->ntimers ? p->timers[0]->when : INT64_MAX);
+}
+
+/* Removes the timer at index i (lock held). */
+static void heap_remove(goc__p *p, int i) {
+    goc__timer *t = p->timers[i];
+    int last = --p->ntimers;
+    if (i != last) {
+        goc__timer *moved = p->timers[last];
+        heap_set(p, i, moved);
+        sift_down(p, i);
+        sift_up(p, moved->idx);
+    }
+    p->timers[last] = NULL;
+    t->idx = -1;
+    /* release: pairs with del's acquire load; a running flag set before
+       this is then visible to del */
+    atomic_store_explicit(&t->p, NULL, memory_order_release);
+}
+
+static goc__p *timer_home(void) {
+    goc__m *m = goc__getm();
+    if (m && m->p)
+        return m->p;
+    goc__runtime_init();
+    return goc__sched.allp[0];
+}
+
+void goc__timer_add(goc__timer *t) {
+    goc__p *p = timer_home();
+    goc__lock_acquire(&p->timers_lock);
+    if (p->ntimers == p->timers_cap) {
+        int cap = p->timers_cap ? p->timers_cap * 2 : 64;
+        goc__timer **h = realloc(p->timers, (size_t)cap * sizeof *h);
+        if (!h)
+            goc__fatal("out of memory growing a timer heap");
+        p->timers = h;
+        p->timers_cap = cap;
+    }
+    int i = p->ntimers++;
+    p->timers[i] = t;
+    t->idx = i;
+    atomic_store_explicit(&t->p, p, memory_order_relaxed);
+    sift_up(p, i);
+    bool earliest = t->idx == 0;
+    if (earliest)
+        update_timer0(p);
+    goc__lock_release(&p->timers_lock);
+    if (earliest)
+        goc__timers_wake(t->when);
+}
+
+static void wait_not_running(goc__timer *t) {
+    while (atomic_load_explicit(&t->running, memory_order_acquire))
+        sched_yield();
+}
+
+bool goc__timer_del(goc__timer *t) {
+    for (;;) {
+        goc__p *p = atomic_load_explicit(&t->p, memory_order_acquire);
+        if (!p) {
+            /* Not in a heap. Its fn may still be running: wait. The runner
+               sets the running flag before it clears t->p (release), so
+               having read NULL (acquire) we see the flag. */
+            wait_not_running(t);
+            return false;
+        }
+        goc__lock_acquire(&p->timers_lock);
+        if (atomic_load_explicit(&t->p, memory_order_relaxed) != p) {
+            goc__lock_release(&p->timers_lock);
+            continue;
+        }
+        heap_remove(p, t->idx);
+        update_timer0(p);
+        goc__lock_release(&p->timers_lock);
+        wait_not_running(t); /* a periodic timer is re-armed before its fn runs */
+        return true;
+    }
+}
+
+bool goc__timer_mod(goc__timer *t, int64_t when, int64_t period) {
+    bool pending = goc__timer_del(t);
+    t->when = when;
+    t->period = period;
+    goc__timer_add(t);
+    return pending;
+}
+
+int64_t goc__timers_run(goc__p *p, int64_t now) {
+    if (atomic_load_explicit(&p->timer0, memory_order_relaxed) > now)
+        return atomic_load_explicit(&p->timer0, memory_order_relaxed);
+    goc__lock_acquire(&p->timers_lock);
+    while (p->ntimers > 0 && p->timers[0]->when <= now) {
+        goc__timer *t = p->timers[0];
+        atomic_store_explicit(&t->running, 1, memory_order_relaxed);
+        if (t->period > 0) {
+            /* Re-arm at the next multiple of the period after now: ticks a
+               slow reader misses are dropped, not queued. */
+            int64_t missed = (now - t->when) / t->period;
+            t->when += (missed + 1) * t->period;
+            sift_down(p, 0);
+        } else {
+            heap_remove(p, 0);
+        }
+        update_timer0(p);
+        void (*fn)(goc__timer *, void *) = t->fn;
+        void *arg = t->arg;
+        goc__lock_release(&p->timers_lock);
+        fn(t, arg);
+        /* release: whoever waits in del sees everything fn did */
+        atomic_store_explicit(&t->running, 0, memory_order_release);
+        goc__lock_acquire(&p->timers_lock);
+    }
+    int64_t next = p->ntimers ? p->timers[0]->when : INT64_MAX;
+    goc__lock_release(&p->timers_lock);
+    return next;
+}
+
+int64_t goc__timers_earliest(void) {
+    int64_t e = INT64_MAX;
+    int n = atomic_load(&goc__sched.nallp);
+    for (int i = 0; i < n; i++) {
+        int64_t w = atomic_load(&goc__sched.allp[i]->timer0);
+        if (w < e)
+            e = w;
+    }
+    return e;
+}
+
+int64_t goc__timers_count(void) {
+    int64_t c = 0;
+    int n = atomic_load(&goc__sched.nallp);
+    for (int i = 0; i < n; i++) {
+        goc__p *p = goc__sched.allp[i];
+        goc__lock_acquire(&p->timers_lock);
+        c += p->ntimers;
+        goc__lock_release(&p->timers_lock);
+    }
+    return c;
+}
+
+/* Drops every timer of a finished goc_run (their owners were abandoned). */
+void goc__timers_clear(goc__p *p) {
+    goc__lock_acquire(&p->timers_lock);
+    for (int i = 0; i < p->ntimers; i++) {
+        p->timers[i]->idx = -1;
+        atomic_store_explicit(&p->timers[i]->p, NULL, memory_order_relaxed);
+    }
+    p->ntimers = 0;
+    update_timer0(p);
+    goc__lock_release(&p->timers_lock);
+}
