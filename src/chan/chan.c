@@ -1,0 +1,505 @@
+/* Channels: Go's runtime/chan.go for goroutines and plain threads.
+ *
+ * A channel is a spinlock, a ring buffer (allocated with the channel, or
+ * growing for an unbounded one) and two queues of waiters. A waiter is a
+ * record on the blocked party's stack with a parker that blocks either a
+ * goroutine or a plain thread, so every operation works from both.
+ *
+ * Invariants (see chan_internal.h for the full list):
+ * - At least one of sendq and recvq is empty (save one select waiting on
+ *   both ends of the same unbuffered channel).
+ * - A waiting peer is served directly: a sender finding a receiver copies
+ *   into the receiver's variable, and a receiver finding a sender of a full
+ *   buffered channel takes the oldest buffered value and puts the sender's
+ *   value in its slot, so FIFO order holds and nothing detours.
+ * - A waker fills in the waiter's result, releases the channel's lock, and
+ *   only then wakes it; after the wake it touches neither the channel nor the
+ *   waiter, so the woken party may free both at once.
+ * - A waiter that belongs to a select (must_claim) is served only by whoever
+ *   wins goc__parker_claim; the losers just unlink it.
+ */
+#include "chan/chan_internal.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CHAN_UNBOUNDED_MIN 16 /* first buffer of an unbounded channel, in elements */
+
+__attribute__((noreturn)) void goc__chan_panic_send_closed(void) {
+    goc_panic("send on closed channel");
+}
+
+static void *xmalloc(size_t n) {
+    void *p = malloc(n ? n : 1);
+    if (!p)
+        goc__fatal("out of memory allocating a channel (%zu bytes)", n);
+    return p;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Making and freeing.                                                      */
+
+/* The buffer starts after the record, aligned for any element type. */
+#define CHAN_HDR (((sizeof(goc_chan) + 63) / 64) * 64)
+
+static void chan_init(goc_chan *c, size_t elem_size, size_t cap) {
+    memset(c, 0, sizeof *c);
+    c->elem_size = elem_size;
+    c->cap = cap;
+}
+
+goc_chan *goc_chan_make(size_t elem_size, size_t cap) {
+    if (elem_size > ((size_t)1 << 16))
+        goc_panic("makechan: invalid channel element type (%zu bytes; at most 65536)", elem_size);
+    if (elem_size && cap > (SIZE_MAX - CHAN_HDR) / elem_size)
+        goc_panic("makechan: size out of range");
+    size_t bytes = elem_size * cap;
+    goc_chan *c = xmalloc(CHAN_HDR + bytes);
+    chan_init(c, elem_size, cap);
+    c->buf = bytes ? (char *)c + CHAN_HDR : NULL;
+    return c;
+}
+
+goc_chan *goc_chan_make_unbounded(size_t elem_size) {
+    if (elem_size > ((size_t)1 << 16))
+        goc_panic("makechan: invalid channel element type (%zu bytes; at most 65536)", elem_size);
+    goc_chan *c = xmalloc(sizeof *c);
+    chan_init(c, elem_size, 0);
+    c->unbounded = true;
+    return c;
+}
+
+/* Names the waiters of c in msg; returns how many are not merely the
+   leftovers of a select that has already been served elsewhere. c locked. */
+static int describe_waiters(goc_chan *c, char *msg, size_t cap) {
+    size_t len = 0;
+    int live = 0;
+    chan_waitq *qs[2] = {&c->recvq, &c->sendq};
+    const char *what[2] = {"receive", "send"};
+    msg[0] = 0;
+    for (int i = 0; i < 2; i++) {
+        for (chan_waiter *s = atomic_load_explicit(&qs[i]->first, memory_order_relaxed); s;
+             s = s->next) {
+            /* a claimed select waiter is about to unlink itself */
+            if (s->w->must_claim && atomic_load_explicit(&s->w->pk.claimed, memory_order_acquire))
+                continue;
+            live++;
+            if (len < cap) {
+                int n;
+                if (s->w->pk.g)
+                    n = snprintf(msg + len, cap - len, "%sgoroutine %llu (%s)", live > 1 ? ", " : "",
+                                 (unsigned long long)s->w->pk.g->id,
+                                 s->w->must_claim ? "select" : what[i]);
+                else
+                    n = snprintf(msg + len, cap - len, "%sa plain thread (%s)", live > 1 ? ", " : "",
+                                 s->w->must_claim ? "select" : what[i]);
+                len += n > 0 ? (size_t)n : 0;
+            }
+        }
+    }
+    return live;
+}
+
+void goc_chan_free(goc_chan *c) {
+    if (!c)
+        return;
+    for (;;) {
+        goc__lock_acquire(&c->lock);
+        bool empty = !atomic_load_explicit(&c->recvq.first, memory_order_relaxed) &&
+                     !atomic_load_explicit(&c->sendq.first, memory_order_relaxed);
+        if (empty)
+            break;
+        char msg[512];
+        if (describe_waiters(c, msg, sizeof msg) > 0) {
+            goc__lock_release(&c->lock);
+            goc__fatal("goc_chan_free: channel %p is still waited on by %s", (void *)c, msg);
+        }
+        /* Only selects that already completed through another case remain;
+           they unlink themselves as soon as they run. */
+        goc__lock_release(&c->lock);
+        goc_yield();
+    }
+    goc__lock_release(&c->lock);
+    if (c->unbounded)
+        free(c->buf);
+    free(c);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Waiter queues. c->lock held for all of them.                             */
+
+void goc__chan_enqueue(chan_waitq *q, chan_waiter *s) {
+    s->next = NULL;
+    s->prev = q->last;
+    s->queued = true;
+    if (q->last)
+        q->last->next = s;
+    else
+        /* relaxed: the lock-free checks only need a value that existed;
+           the lock's release publishes the rest */
+        atomic_store_explicit(&q->first, s, memory_order_relaxed);
+    q->last = s;
+}
+
+void goc__chan_unlink(chan_waitq *q, chan_waiter *s) {
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        atomic_store_explicit(&q->first, s->next, memory_order_relaxed); /* as in enqueue */
+    if (s->next)
+        s->next->prev = s->prev;
+    else
+        q->last = s->prev;
+    s->queued = false;
+}
+
+/* Takes the first waiter that may be served: a select waiter only if we win
+   its claim (else it completed elsewhere and we just drop it). */
+chan_waiter *goc__chan_dequeue(chan_waitq *q) {
+    for (;;) {
+        chan_waiter *s = atomic_load_explicit(&q->first, memory_order_relaxed);
+        if (!s)
+            return NULL;
+        goc__chan_unlink(q, s);
+        if (s->w->must_claim && !goc__parker_claim(&s->w->pk))
+            continue;
+        return s;
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* The buffer. c->lock held.                                                */
+
+static void chan_grow(goc_chan *c) {
+    size_t n = c->cap, size = c->elem_size;
+    size_t ncap = n ? n * 2 : CHAN_UNBOUNDED_MIN;
+    if (ncap < n || ncap > SIZE_MAX / size)
+        goc__fatal("unbounded channel %p: buffer size out of range", (void *)c);
+    /* Allocating under a spinlock: the others spin, then yield. Growth is
+       rare (doubling), so this is cheaper than dropping and re-checking. */
+    char *nbuf = xmalloc(ncap * size);
+    if (n) {
+        size_t head = n - c->recvx; /* elements from recvx to the end */
+        memcpy(nbuf, c->buf + c->recvx * size, head * size);
+        memcpy(nbuf + head * size, c->buf, c->recvx * size);
+    }
+    free(c->buf);
+    c->buf = nbuf;
+    c->recvx = 0;
+    c->sendx = n;
+    c->cap = ncap;
+}
+
+void goc__chan_buf_put(goc_chan *c, const void *elem) {
+    size_t n = atomic_load_explicit(&c->count, memory_order_relaxed);
+    if (c->elem_size) {
+        if (c->unbounded && n == c->cap)
+            chan_grow(c);
+        memcpy(c->buf + c->sendx * c->elem_size, elem, c->elem_size);
+        if (++c->sendx == c->cap)
+            c->sendx = 0;
+    }
+    /* relaxed: lock-free readers only need some value it had */
+    atomic_store_explicit(&c->count, n + 1, memory_order_relaxed);
+}
+
+void goc__chan_buf_get(goc_chan *c, void *out) {
+    size_t n = atomic_load_explicit(&c->count, memory_order_relaxed);
+    if (c->elem_size) {
+        if (out)
+            memcpy(out, c->buf + c->recvx * c->elem_size, c->elem_size);
+        if (++c->recvx == c->cap)
+            c->recvx = 0;
+    }
+    atomic_store_explicit(&c->count, n - 1, memory_order_relaxed); /* as in buf_put */
+}
+
+/* ------------------------------------------------------------------------ */
+/* Hand-offs to a waiting peer.                                             */
+
+static inline void finish(goc_chan *c, chan_waiter *s, bool success) {
+    chan_wait *w = s->w;
+    w->fired = s;
+    w->success = success;
+    goc__lock_release(&c->lock);
+    goc__parker_wake(&w->pk);
+}
+
+void goc__chan_send_to(goc_chan *c, chan_waiter *s, const void *elem) {
+    if (s->elem && c->elem_size)
+        memcpy(s->elem, elem, c->elem_size);
+    finish(c, s, true);
+}
+
+void goc__chan_recv_from(goc_chan *c, chan_waiter *s, void *out) {
+    size_t size = c->elem_size;
+    if (c->cap == 0) {
+        if (out && size)
+            memcpy(out, s->elem, size);
+    } else if (size) {
+        /* The buffer is full: take its head, and put the sender's value at
+           the tail, which is the same slot. */
+        char *slot = c->buf + c->recvx * size;
+        if (out)
+            memcpy(out, slot, size);
+        memcpy(slot, s->elem, size);
+        if (++c->recvx == c->cap)
+            c->recvx = 0;
+        c->sendx = c->recvx;
+    }
+    finish(c, s, true);
+}
+
+/* ------------------------------------------------------------------------ */
+/* The lock-free readiness checks (Go's full and empty).                    */
+
+/* A send would block. Reads without the lock: the answer was true at some
+   moment during the call, which is all a non-blocking send promises. */
+static inline bool chan_full(goc_chan *c) {
+    if (c->unbounded)
+        return false;
+    if (c->cap == 0)
+        return atomic_load_explicit(&c->recvq.first, memory_order_relaxed) == NULL;
+    return atomic_load_explicit(&c->count, memory_order_relaxed) == c->cap;
+}
+
+/* A receive would block. acquire: the caller's later load of closed must not
+   move above this one (see try_recv). */
+static inline bool chan_empty(goc_chan *c) {
+    if (c->cap == 0 && !c->unbounded)
+        return atomic_load_explicit(&c->sendq.first, memory_order_acquire) == NULL;
+    return atomic_load_explicit(&c->count, memory_order_acquire) == 0;
+}
+
+static __attribute__((noreturn)) void block_forever(const char *reason) {
+    goc__parker pk;
+    goc__parker_init(&pk);
+    goc__parker_park(&pk, NULL, NULL, reason, -1);
+    goc__fatal("woken from %s", reason);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Send and receive.                                                        */
+
+static bool chan_send(goc_chan *c, const void *elem, bool block) {
+    if (GOC_UNLIKELY(!c)) {
+        if (!block)
+            return false;
+        block_forever("chan send (nil chan)");
+    }
+    /* Fast path for a non-blocking send that cannot proceed. A closed channel
+       never becomes ready for sending again, so if we saw it open and full,
+       there was a moment when it was both (Go's argument in chansend).
+       relaxed: no data is read on this path. */
+    if (!block && !atomic_load_explicit(&c->closed, memory_order_relaxed) && chan_full(c))
+        return false;
+
+    goc__lock_acquire(&c->lock);
+    if (GOC_UNLIKELY(atomic_load_explicit(&c->closed, memory_order_relaxed))) {
+        goc__lock_release(&c->lock);
+        goc__chan_panic_send_closed();
+    }
+    chan_waiter *r = goc__chan_dequeue(&c->recvq);
+    if (r) {
+        goc__chan_send_to(c, r, elem);
+        return true;
+    }
+    if (c->unbounded || atomic_load_explicit(&c->count, memory_order_relaxed) < c->cap) {
+        goc__chan_buf_put(c, elem);
+        goc__lock_release(&c->lock);
+        return true;
+    }
+    if (!block) {
+        goc__lock_release(&c->lock);
+        return false;
+    }
+    chan_wait w;
+    chan_waiter s;
+    goc__parker_init(&w.pk);
+    w.fired = NULL;
+    w.success = false;
+    w.must_claim = false;
+    s.w = &w;
+    s.elem = (void *)elem;
+    s.case_index = 0;
+    goc__chan_enqueue(&c->sendq, &s);
+    goc__parker_park(&w.pk, goc__unlock_cb, &c->lock, "chan send", -1);
+    if (!w.success)
+        goc__chan_panic_send_closed();
+    return true;
+}
+
+/* Returns whether it completed (always when block); *ok: a value came. */
+static bool chan_recv(goc_chan *c, void *out, bool block, bool *ok) {
+    if (GOC_UNLIKELY(!c)) {
+        if (!block)
+            return false;
+        block_forever("chan receive (nil chan)");
+    }
+    size_t size = c->elem_size;
+    /* Fast path for a non-blocking receive that cannot proceed. Empty is
+       seen first, then closed (the acquire in chan_empty keeps the order):
+       if still open, it was empty and open at one moment; if closed, the
+       second look at empty decides, since a closed channel cannot refill. */
+    if (!block && chan_empty(c)) {
+        if (!atomic_load_explicit(&c->closed, memory_order_acquire)) /* pairs with close's store */
+            return false;
+        if (chan_empty(c)) {
+            if (out && size)
+                memset(out, 0, size);
+            *ok = false;
+            return true;
+        }
+    }
+
+    goc__lock_acquire(&c->lock);
+    if (atomic_load_explicit(&c->closed, memory_order_relaxed) &&
+        atomic_load_explicit(&c->count, memory_order_relaxed) == 0) {
+        goc__lock_release(&c->lock);
+        if (out && size)
+            memset(out, 0, size);
+        *ok = false;
+        return true;
+    }
+    chan_waiter *s = goc__chan_dequeue(&c->sendq);
+    if (s) {
+        goc__chan_recv_from(c, s, out);
+        *ok = true;
+        return true;
+    }
+    if (atomic_load_explicit(&c->count, memory_order_relaxed) > 0) {
+        goc__chan_buf_get(c, out);
+        goc__lock_release(&c->lock);
+        *ok = true;
+        return true;
+    }
+    if (!block) {
+        goc__lock_release(&c->lock);
+        return false;
+    }
+    chan_wait w;
+    chan_waiter r;
+    goc__parker_init(&w.pk);
+    w.fired = NULL;
+    w.success = false;
+    w.must_claim = false;
+    r.w = &w;
+    r.elem = out;
+    r.case_index = 0;
+    goc__chan_enqueue(&c->recvq, &r);
+    goc__parker_park(&w.pk, goc__unlock_cb, &c->lock, "chan receive", -1);
+    if (!w.success && out && size)
+        memset(out, 0, size);
+    *ok = w.success;
+    return true;
+}
+
+void goc_chan_send(goc_chan *c, const void *elem) {
+    chan_send(c, elem, true);
+}
+
+bool goc_chan_recv(goc_chan *c, void *out) {
+    bool ok;
+    chan_recv(c, out, true, &ok);
+    return ok;
+}
+
+bool goc_chan_try_send(goc_chan *c, const void *elem) {
+    return chan_send(c, elem, false);
+}
+
+bool goc_chan_try_recv(goc_chan *c, void *out, bool *ok) {
+    bool okv = false;
+    bool done = chan_recv(c, out, false, &okv);
+    if (done && ok)
+        *ok = okv;
+    return done;
+}
+
+void goc_chan_send_sized(goc_chan *c, const void *elem, size_t size) {
+    if (GOC_UNLIKELY(c && size != c->elem_size))
+        goc_panic("goc_send: value of %zu bytes on a channel of %zu-byte elements", size,
+                  c->elem_size);
+    chan_send(c, elem, true);
+}
+
+bool goc_chan_recv_sized(goc_chan *c, void *out, size_t size) {
+    if (GOC_UNLIKELY(c && size != c->elem_size))
+        goc_panic("goc_recv: variable of %zu bytes on a channel of %zu-byte elements", size,
+                  c->elem_size);
+    bool ok;
+    chan_recv(c, out, true, &ok);
+    return ok;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Close, drain, len, cap.                                                  */
+
+void goc_chan_close(goc_chan *c) {
+    if (!c)
+        goc_panic("close of nil channel");
+    goc__lock_acquire(&c->lock);
+    if (atomic_load_explicit(&c->closed, memory_order_relaxed)) {
+        goc__lock_release(&c->lock);
+        goc_panic("close of closed channel");
+    }
+    /* release: pairs with the acquire load in try_recv's lock-free path */
+    atomic_store_explicit(&c->closed, 1, memory_order_release);
+    /* Collect every waiter (their next links are free once unlinked), then
+       wake them without the lock. */
+    chan_waiter *list = NULL, *s;
+    while ((s = goc__chan_dequeue(&c->recvq))) {
+        s->w->fired = s;
+        s->w->success = false;
+        s->next = list;
+        list = s;
+    }
+    while ((s = goc__chan_dequeue(&c->sendq))) {
+        s->w->fired = s;
+        s->w->success = false;
+        s->next = list;
+        list = s;
+    }
+    goc__lock_release(&c->lock);
+    while (list) {
+        s = list;
+        list = s->next; /* read before the wake: the waiter may leave at once */
+        goc__parker_wake(&s->w->pk);
+    }
+}
+
+void goc__chan_drain(goc_chan *c) {
+    if (!c)
+        return;
+    goc__lock_acquire(&c->lock);
+    atomic_store_explicit(&c->count, 0, memory_order_relaxed); /* under the lock; as buf_put */
+    c->recvx = c->sendx = 0;
+    /* Keep "sendq non-empty implies full": waiting senders refill it. */
+    chan_waiter *list = NULL, *s;
+    while ((c->unbounded || atomic_load_explicit(&c->count, memory_order_relaxed) < c->cap) &&
+           (s = goc__chan_dequeue(&c->sendq))) {
+        goc__chan_buf_put(c, s->elem);
+        s->w->fired = s;
+        s->w->success = true;
+        s->next = list;
+        list = s;
+    }
+    goc__lock_release(&c->lock);
+    while (list) {
+        s = list;
+        list = s->next;
+        goc__parker_wake(&s->w->pk);
+    }
+}
+
+size_t goc_chan_len(goc_chan *c) {
+    if (!c)
+        return 0;
+    return atomic_load_explicit(&c->count, memory_order_relaxed); /* a snapshot, as Go's len */
+}
+
+size_t goc_chan_cap(goc_chan *c) {
+    if (!c)
+        return 0;
+    return c->unbounded ? SIZE_MAX : c->cap;
+}

@@ -1,0 +1,75 @@
+/* Private interface of the channel layer: the channel record, its waiter
+ * queues, and the hooks other layers (time, context) use.
+ *
+ * Invariants (as Go's runtime/chan.go):
+ * - At least one of c->sendq and c->recvq is empty, except for an
+ *   unbuffered channel where one select waits to send and receive on it at
+ *   once (it never rendezvouses with itself).
+ * - For a buffered channel: count > 0 implies recvq is empty; count < cap
+ *   implies sendq is empty. An unbounded channel never has senders waiting.
+ * - Every field is changed only under c->lock. count, closed and the queue
+ *   heads are atomics so the lock-free checks of the non-blocking paths may
+ *   read them without the lock.
+ */
+#ifndef GOC_CHAN_INTERNAL_H
+#define GOC_CHAN_INTERNAL_H
+
+#include "runtime/internal.h"
+
+typedef struct chan_wait chan_wait;
+
+/* One queued operation (Go's sudog). It lives on the waiter's stack. */
+typedef struct chan_waiter {
+    struct chan_waiter *next, *prev;
+    chan_wait *w;            /* the blocked goroutine or thread */
+    void *elem;              /* send: the value; recv: where it goes (may be NULL) */
+    int case_index;          /* select: the case it stands for */
+    bool queued;             /* in a queue now; under the channel's lock */
+} chan_waiter;
+
+/* What a blocked goroutine or thread waits on: one parker for all its
+   waiters. A waker claims the parker (if must_claim), fills fired and
+   success, releases the channel's lock, then wakes it. */
+struct chan_wait {
+    goc__parker pk;
+    chan_waiter *fired;      /* the waiter that completed; NULL: timed out */
+    bool success;            /* true: a value passed; false: woken by close */
+    bool must_claim;         /* select: several channels or a timer may race */
+};
+
+typedef struct chan_waitq {
+    _Atomic(chan_waiter *) first; /* read without the lock by the fast paths */
+    chan_waiter *last;
+} chan_waitq;
+
+struct goc_chan {
+    goc__lock lock;
+    _Atomic uint32_t closed;
+    _Atomic size_t count;    /* elements in the buffer */
+    size_t cap;              /* buffer slots (unbounded: the current size) */
+    size_t elem_size;
+    size_t sendx, recvx;     /* ring indices */
+    char *buf;
+    bool unbounded;
+    chan_waitq recvq, sendq;
+};
+
+/* Discards every buffered value, under the channel's lock (timer stop and
+   reset: no stale value). Waiting senders, if any, refill the buffer. */
+GOC_HIDDEN void goc__chan_drain(goc_chan *c);
+
+/* For select.c. c must be locked by the caller for all of these. */
+GOC_HIDDEN void goc__chan_enqueue(chan_waitq *q, chan_waiter *s);
+GOC_HIDDEN void goc__chan_unlink(chan_waitq *q, chan_waiter *s);
+GOC_HIDDEN chan_waiter *goc__chan_dequeue(chan_waitq *q);
+/* c locked; s dequeued from recvq. Passes elem to s; unlocks c; wakes s. */
+GOC_HIDDEN void goc__chan_send_to(goc_chan *c, chan_waiter *s, const void *elem);
+/* c locked; s dequeued from sendq. Receives into out; unlocks c; wakes s. */
+GOC_HIDDEN void goc__chan_recv_from(goc_chan *c, chan_waiter *s, void *out);
+/* c locked, count < cap or unbounded: appends elem to the buffer. */
+GOC_HIDDEN void goc__chan_buf_put(goc_chan *c, const void *elem);
+/* c locked, count > 0: takes the oldest buffered element into out. */
+GOC_HIDDEN void goc__chan_buf_get(goc_chan *c, void *out);
+GOC_HIDDEN __attribute__((noreturn)) void goc__chan_panic_send_closed(void);
+
+#endif
