@@ -217,18 +217,17 @@ void goc__chan_buf_get(goc_chan *c, void *out) {
 /* ------------------------------------------------------------------------ */
 /* Hand-offs to a waiting peer.                                             */
 
-static inline void finish(goc_chan *c, chan_waiter *s, bool success) {
-    chan_wait *w = s->w;
-    w->fired = s;
-    w->success = success;
-    goc__lock_release(&c->lock);
-    goc__parker_wake(&w->pk);
+/* Both: c locked, s dequeued (and claimed). They pass the value and fill in
+   s's result; the caller then releases its locks and wakes s. */
+static inline void set_result(chan_waiter *s, bool success) {
+    s->w->fired = s;
+    s->w->success = success;
 }
 
 void goc__chan_send_to(goc_chan *c, chan_waiter *s, const void *elem) {
     if (s->elem && c->elem_size)
         memcpy(s->elem, elem, c->elem_size);
-    finish(c, s, true);
+    set_result(s, true);
 }
 
 void goc__chan_recv_from(goc_chan *c, chan_waiter *s, void *out) {
@@ -247,7 +246,14 @@ void goc__chan_recv_from(goc_chan *c, chan_waiter *s, void *out) {
             c->recvx = 0;
         c->sendx = c->recvx;
     }
-    finish(c, s, true);
+    set_result(s, true);
+}
+
+/* Releases c and wakes s; s (on the waiter's stack) is valid until the wake. */
+static inline void unlock_and_wake(goc_chan *c, chan_waiter *s) {
+    goc__parker *pk = &s->w->pk;
+    goc__lock_release(&c->lock);
+    goc__parker_wake(pk);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -302,6 +308,7 @@ static bool chan_send(goc_chan *c, const void *elem, bool block) {
     chan_waiter *r = goc__chan_dequeue(&c->recvq);
     if (r) {
         goc__chan_send_to(c, r, elem);
+        unlock_and_wake(c, r);
         return true;
     }
     if (c->unbounded || atomic_load_explicit(&c->count, memory_order_relaxed) < c->cap) {
@@ -364,6 +371,7 @@ static bool chan_recv(goc_chan *c, void *out, bool block, bool *ok) {
     chan_waiter *s = goc__chan_dequeue(&c->sendq);
     if (s) {
         goc__chan_recv_from(c, s, out);
+        unlock_and_wake(c, s);
         *ok = true;
         return true;
     }
@@ -449,14 +457,12 @@ void goc_chan_close(goc_chan *c) {
        wake them without the lock. */
     chan_waiter *list = NULL, *s;
     while ((s = goc__chan_dequeue(&c->recvq))) {
-        s->w->fired = s;
-        s->w->success = false;
+        set_result(s, false);
         s->next = list;
         list = s;
     }
     while ((s = goc__chan_dequeue(&c->sendq))) {
-        s->w->fired = s;
-        s->w->success = false;
+        set_result(s, false);
         s->next = list;
         list = s;
     }
@@ -479,8 +485,7 @@ void goc__chan_drain(goc_chan *c) {
     while ((c->unbounded || atomic_load_explicit(&c->count, memory_order_relaxed) < c->cap) &&
            (s = goc__chan_dequeue(&c->sendq))) {
         goc__chan_buf_put(c, s->elem);
-        s->w->fired = s;
-        s->w->success = true;
+        set_result(s, true);
         s->next = list;
         list = s;
     }

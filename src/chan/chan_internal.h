@@ -62,9 +62,10 @@ GOC_HIDDEN void goc__chan_drain(goc_chan *c);
 GOC_HIDDEN void goc__chan_enqueue(chan_waitq *q, chan_waiter *s);
 GOC_HIDDEN void goc__chan_unlink(chan_waitq *q, chan_waiter *s);
 GOC_HIDDEN chan_waiter *goc__chan_dequeue(chan_waitq *q);
-/* c locked; s dequeued from recvq. Passes elem to s; unlocks c; wakes s. */
+/* c locked; s dequeued from recvq. Passes elem to s and fills in its result;
+   the caller releases its locks, then wakes s (goc__parker_wake). */
 GOC_HIDDEN void goc__chan_send_to(goc_chan *c, chan_waiter *s, const void *elem);
-/* c locked; s dequeued from sendq. Receives into out; unlocks c; wakes s. */
+/* c locked; s dequeued from sendq. Receives into out, as send_to. */
 GOC_HIDDEN void goc__chan_recv_from(goc_chan *c, chan_waiter *s, void *out);
 /* c locked, count < cap or unbounded: appends elem to the buffer. */
 GOC_HIDDEN void goc__chan_buf_put(goc_chan *c, const void *elem);

@@ -1,0 +1,323 @@
+/* select: Go's runtime/select.go (selectgo) for goroutines and plain threads.
+ *
+ * 1. Lock every channel of the cases in address order (each once), so two
+ *    selects over the same channels cannot deadlock.
+ * 2. Poll the cases in a random order (array order for goc_select_ordered);
+ *    the first that can proceed runs, and the select returns.
+ * 3. Otherwise queue one waiter per channel case, all sharing one parker, and
+ *    park; the unlock callback releases the channels only once the waiter
+ *    cannot miss a wake-up. Timeout cases become the parker's deadline: no
+ *    channel, no timer object beyond the parker's own, nothing allocated.
+ * 4. Exactly one party wins the parker's claim (a peer on one of the
+ *    channels, a closer, or the deadline timer); it fills in which waiter
+ *    fired. On waking, lock the channels again and unlink the other waiters.
+ *
+ * Invariants:
+ * - A select's waiters are in queues only between steps 3 and 4, and only
+ *   the owner or a party holding that channel's lock unlinks them.
+ * - Nobody but the claim winner touches a waiter's elem, so the value moves
+ *   exactly once, and a select never meets its own waiter (it holds every
+ *   lock of its channels from its poll to its park).
+ */
+#include "chan/chan_internal.h"
+#include <stdlib.h>
+#include <string.h>
+
+/* Cases handled with arrays on the stack; more take one malloc freed before
+   return. 64 covers every select written by hand. */
+#define SELECT_STACK_CASES 64
+
+typedef struct sel {
+    goc_case *cases;
+    uint32_t *lockorder; /* indices of channel cases, by channel address */
+    size_t nlock;
+} sel;
+
+static void sel_lock(const sel *s) {
+    goc_chan *prev = NULL;
+    for (size_t k = 0; k < s->nlock; k++) {
+        goc_chan *c = s->cases[s->lockorder[k]]._chan;
+        if (c != prev)
+            goc__lock_acquire(&c->lock);
+        prev = c;
+    }
+}
+
+static void sel_unlock(const sel *s) {
+    for (size_t k = s->nlock; k-- > 0;) {
+        goc_chan *c = s->cases[s->lockorder[k]]._chan;
+        if (k > 0 && s->cases[s->lockorder[k - 1]]._chan == c)
+            continue;
+        goc__lock_release(&c->lock);
+    }
+}
+
+static bool sel_unlock_cb(void *arg) {
+    sel_unlock(arg);
+    return true;
+}
+
+/* Sorts lockorder by channel address: insertion sort for the usual few
+   cases, heapsort beyond (no allocation, O(n log n), as Go). */
+static inline uintptr_t addr_of(const goc_case *cases, uint32_t i) {
+    return (uintptr_t)cases[i]._chan;
+}
+
+static void sift(const goc_case *cases, uint32_t *a, size_t root, size_t n) {
+    for (;;) {
+        size_t child = 2 * root + 1;
+        if (child >= n)
+            return;
+        if (child + 1 < n && addr_of(cases, a[child + 1]) > addr_of(cases, a[child]))
+            child++;
+        if (addr_of(cases, a[root]) >= addr_of(cases, a[child]))
+            return;
+        uint32_t t = a[root];
+        a[root] = a[child];
+        a[child] = t;
+        root = child;
+    }
+}
+
+static void sort_lockorder(const goc_case *cases, uint32_t *a, size_t n) {
+    if (n <= 16) {
+        for (size_t i = 1; i < n; i++) {
+            uint32_t v = a[i];
+            size_t j = i;
+            for (; j > 0 && addr_of(cases, a[j - 1]) > addr_of(cases, v); j--)
+                a[j] = a[j - 1];
+            a[j] = v;
+        }
+        return;
+    }
+    for (size_t i = n / 2; i-- > 0;)
+        sift(cases, a, i, n);
+    for (size_t end = n; end-- > 1;) {
+        uint32_t t = a[0];
+        a[0] = a[end];
+        a[end] = t;
+        sift(cases, a, 0, end);
+    }
+}
+
+static __attribute__((noreturn)) void block_forever(const char *reason) {
+    goc__parker pk;
+    goc__parker_init(&pk);
+    goc__parker_park(&pk, NULL, NULL, reason, -1);
+    goc__fatal("woken from %s", reason);
+}
+
+/* The recv case i completed with (ok); fills in its ok pointer, zeroes its
+   variable for a closed channel. */
+static inline void recv_done(goc_case *cs, bool ok) {
+    if (!ok && cs->_elem && cs->_chan->elem_size)
+        memset(cs->_elem, 0, cs->_chan->elem_size);
+    if (cs->_ok)
+        *cs->_ok = ok;
+}
+
+/* When a timeout or deadline case becomes ready (now: the select's start). */
+static inline int64_t case_deadline(const goc_case *cs, int64_t now) {
+    int64_t t = cs->_kind == GOC_CASE_DEADLINE_ ? cs->_time
+                : cs->_time > INT64_MAX - now ? INT64_MAX
+                                              : now + cs->_time;
+    return t < 0 ? 0 : t;
+}
+
+static int do_select(goc_case *cases, size_t n, bool block, bool ordered) {
+    if (n > UINT32_MAX / 2)
+        goc_panic("goc_select: too many cases (%zu)", n);
+    uint32_t pollbuf[SELECT_STACK_CASES], lockbuf[SELECT_STACK_CASES];
+    chan_waiter wbuf[SELECT_STACK_CASES];
+    uint32_t *pollorder = pollbuf, *lockorder = lockbuf;
+    chan_waiter *waiters = wbuf;
+    void *heap = NULL;
+    if (n > SELECT_STACK_CASES) {
+        heap = malloc(n * (2 * sizeof(uint32_t) + sizeof(chan_waiter)));
+        if (!heap)
+            goc__fatal("out of memory in goc_select (%zu cases)", n);
+        waiters = heap;
+        pollorder = (uint32_t *)(waiters + n);
+        lockorder = pollorder + n;
+    }
+
+    /* Which cases can ever be ready, in poll order; timeouts to deadlines. */
+    int64_t now = -1, deadline = -1;
+    int tcase = -1;
+    size_t npoll = 0, nlock = 0;
+    for (size_t i = 0; i < n; i++) {
+        goc_case *cs = &cases[i];
+        switch (cs->_kind) {
+        case GOC_CASE_SEND_:
+        case GOC_CASE_RECV_:
+            if (!cs->_chan)
+                continue; /* a nil channel is never ready */
+            lockorder[nlock++] = (uint32_t)i;
+            break;
+        case GOC_CASE_TIMEOUT_:
+        case GOC_CASE_DEADLINE_: {
+            if (now < 0)
+                now = goc_now();
+            int64_t t = case_deadline(cs, now);
+            if (deadline < 0 || t < deadline) {
+                deadline = t;
+                tcase = (int)i;
+            }
+            break;
+        }
+        default:
+            continue; /* a zero-filled case: never ready */
+        }
+        if (ordered) {
+            pollorder[npoll++] = (uint32_t)i;
+        } else {
+            /* inside-out Fisher-Yates, as Go builds pollorder */
+            uint32_t j = goc__fastrandn((uint32_t)npoll + 1);
+            pollorder[npoll++] = pollorder[j];
+            pollorder[j] = (uint32_t)i;
+        }
+    }
+
+    int result = -1;
+    if (nlock == 0) {
+        /* Only timeouts, or nothing at all: no lock to take. */
+        if (deadline >= 0 && deadline <= now) {
+            result = tcase;
+        } else if (block) {
+            free(heap);
+            if (deadline < 0)
+                block_forever(n == 0 ? "select (no cases)" : "select");
+            goc__parker pk;
+            goc__parker_init(&pk);
+            while (goc__parker_park(&pk, NULL, NULL, "select", deadline)) {
+                /* nobody else knows this parker: only the deadline wakes it */
+                goc__parker_init(&pk);
+            }
+            return tcase;
+        }
+        free(heap);
+        return result;
+    }
+
+    sort_lockorder(cases, lockorder, nlock);
+    sel s = {cases, lockorder, nlock};
+    sel_lock(&s);
+
+    /* Pass 1: the first ready case in poll order. */
+    for (size_t k = 0; k < npoll; k++) {
+        int i = (int)pollorder[k];
+        goc_case *cs = &cases[i];
+        goc_chan *c = cs->_chan;
+        chan_waiter *peer;
+        switch (cs->_kind) {
+        case GOC_CASE_RECV_:
+            if ((peer = goc__chan_dequeue(&c->sendq))) {
+                goc__chan_recv_from(c, peer, cs->_elem);
+                sel_unlock(&s);
+                goc__parker_wake(&peer->w->pk);
+                recv_done(cs, true);
+                goto done;
+            }
+            if (atomic_load_explicit(&c->count, memory_order_relaxed) > 0) {
+                goc__chan_buf_get(c, cs->_elem);
+                sel_unlock(&s);
+                recv_done(cs, true);
+                goto done;
+            }
+            if (atomic_load_explicit(&c->closed, memory_order_relaxed)) {
+                sel_unlock(&s);
+                recv_done(cs, false);
+                goto done;
+            }
+            break;
+        case GOC_CASE_SEND_:
+            if (atomic_load_explicit(&c->closed, memory_order_relaxed)) {
+                sel_unlock(&s);
+                free(heap);
+                goc__chan_panic_send_closed();
+            }
+            if ((peer = goc__chan_dequeue(&c->recvq))) {
+                goc__chan_send_to(c, peer, cs->_elem);
+                sel_unlock(&s);
+                goc__parker_wake(&peer->w->pk);
+                goto done;
+            }
+            if (c->unbounded || atomic_load_explicit(&c->count, memory_order_relaxed) < c->cap) {
+                goc__chan_buf_put(c, cs->_elem);
+                sel_unlock(&s);
+                goto done;
+            }
+            break;
+        default: { /* a timeout or deadline */
+            if (case_deadline(cs, now) <= now) {
+                sel_unlock(&s);
+                goto done;
+            }
+            break;
+        }
+        }
+        continue;
+    done:
+        free(heap);
+        return i;
+    }
+
+    if (!block) {
+        sel_unlock(&s);
+        free(heap);
+        return -1;
+    }
+
+    /* Pass 2: a waiter per channel case, in lock order, then park. */
+    chan_wait w;
+    goc__parker_init(&w.pk);
+    w.fired = NULL;
+    w.success = false;
+    w.must_claim = true;
+    for (size_t k = 0; k < nlock; k++) {
+        uint32_t i = lockorder[k];
+        chan_waiter *wt = &waiters[k];
+        wt->w = &w;
+        wt->elem = cases[i]._elem;
+        wt->case_index = (int)i;
+        goc_chan *c = cases[i]._chan;
+        goc__chan_enqueue(cases[i]._kind == GOC_CASE_SEND_ ? &c->sendq : &c->recvq, wt);
+    }
+    goc__parker_park(&w.pk, sel_unlock_cb, &s, "select", deadline);
+
+    /* Pass 3: unlink the waiters that did not fire. */
+    sel_lock(&s);
+    for (size_t k = 0; k < nlock; k++) {
+        chan_waiter *wt = &waiters[k];
+        if (wt->queued) {
+            goc_case *cs = &cases[wt->case_index];
+            goc__chan_unlink(cs->_kind == GOC_CASE_SEND_ ? &cs->_chan->sendq : &cs->_chan->recvq,
+                             wt);
+        }
+    }
+    sel_unlock(&s);
+    free(heap);
+
+    if (!w.fired)
+        return tcase; /* the deadline won the claim */
+    int i = w.fired->case_index;
+    if (cases[i]._kind == GOC_CASE_SEND_) {
+        if (!w.success)
+            goc__chan_panic_send_closed();
+    } else {
+        recv_done(&cases[i], w.success);
+    }
+    return i;
+}
+
+int goc_select(goc_case *cases, size_t n) {
+    return do_select(cases, n, true, false);
+}
+
+int goc_try_select(goc_case *cases, size_t n) {
+    return do_select(cases, n, false, false);
+}
+
+int goc_select_ordered(goc_case *cases, size_t n) {
+    return do_select(cases, n, true, true);
+}
