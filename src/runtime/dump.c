@@ -19,17 +19,92 @@
  */
 #include "runtime/internal.h"
 #include <dlfcn.h>
+#include <elf.h>
+#include <fcntl.h>
+#include <link.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #define MAX_FRAMES 48
 
+/* The executable's own symbol table (.symtab), for the static functions
+   that dladdr cannot name. Mapped once, read-only, never unmapped. */
+static const ElfW(Sym) *exe_syms;
+static size_t exe_nsyms;
+static const char *exe_strs;
+static uintptr_t exe_bias;
+static bool exe_loaded;
+
+static int first_object(struct dl_phdr_info *info, size_t size, void *data) {
+    (void)size;
+    *(uintptr_t *)data = info->dlpi_addr;
+    return 1; /* the first object is the executable */
+}
+
+static void load_exe_symbols(void) {
+    exe_loaded = true;
+    int fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    struct stat st;
+    if (fstat(fd, &st) != 0 || (size_t)st.st_size < sizeof(ElfW(Ehdr))) {
+        close(fd);
+        return;
+    }
+    const char *img = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    if (img == MAP_FAILED)
+        return;
+    const ElfW(Ehdr) *eh = (const ElfW(Ehdr) *)img;
+    if (memcmp(eh->e_ident, ELFMAG, SELFMAG) != 0 || eh->e_shoff == 0 ||
+        eh->e_shoff + (size_t)eh->e_shnum * sizeof(ElfW(Shdr)) > (size_t)st.st_size)
+        return;
+    const ElfW(Shdr) *sh = (const ElfW(Shdr) *)(img + eh->e_shoff);
+    for (int i = 0; i < eh->e_shnum; i++) {
+        if (sh[i].sh_type != SHT_SYMTAB || sh[i].sh_link >= eh->e_shnum)
+            continue;
+        const ElfW(Shdr) *strsh = &sh[sh[i].sh_link];
+        if (sh[i].sh_offset + sh[i].sh_size > (size_t)st.st_size ||
+            strsh->sh_offset + strsh->sh_size > (size_t)st.st_size)
+            return;
+        exe_syms = (const ElfW(Sym) *)(img + sh[i].sh_offset);
+        exe_nsyms = sh[i].sh_size / sizeof(ElfW(Sym));
+        exe_strs = img + strsh->sh_offset;
+        dl_iterate_phdr(first_object, &exe_bias);
+        return;
+    }
+}
+
+/* Name of the executable's function containing pc, or NULL. */
+static const char *exe_symbol(uintptr_t pc, uintptr_t *start) {
+    if (!exe_loaded)
+        load_exe_symbols();
+    uintptr_t a = pc - exe_bias;
+    for (size_t i = 0; i < exe_nsyms; i++) {
+        const ElfW(Sym) *sym = &exe_syms[i];
+        if (ELF64_ST_TYPE(sym->st_info) != STT_FUNC || sym->st_shndx == SHN_UNDEF)
+            continue;
+        if (a >= sym->st_value && a < sym->st_value + (sym->st_size ? sym->st_size : 1)) {
+            *start = sym->st_value + exe_bias;
+            return exe_strs + sym->st_name;
+        }
+    }
+    return NULL;
+}
+
 static void print_pc(FILE *out, uintptr_t pc) {
     Dl_info info;
+    uintptr_t start;
+    const char *name;
     /* pc is a return address: look up pc-1 so a call at a function's end
        is attributed to that function. */
-    if (dladdr((void *)(pc - 1), &info) && info.dli_sname) {
+    if ((name = exe_symbol(pc - 1, &start)) != NULL) {
+        fprintf(out, "\t%#lx %s+%#lx\n", (unsigned long)pc, name, (unsigned long)(pc - start));
+    } else if (dladdr((void *)(pc - 1), &info) && info.dli_sname) {
         fprintf(out, "\t%#lx %s+%#lx (%s)\n", (unsigned long)pc, info.dli_sname,
                 (unsigned long)(pc - (uintptr_t)info.dli_saddr), info.dli_fname ? info.dli_fname : "?");
     } else if (dladdr((void *)(pc - 1), &info) && info.dli_fname) {

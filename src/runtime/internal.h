@@ -25,6 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <pthread.h>
+#include <signal.h>
 
 #define GOC_HIDDEN __attribute__((visibility("hidden")))
 #define GOC_LIKELY(x) __builtin_expect(!!(x), 1)
@@ -160,6 +161,12 @@ GOC_HIDDEN uint32_t goc__fastrandn(uint32_t n);
 GOC_HIDDEN void goc__foreign_block_begin(void);
 GOC_HIDDEN void goc__foreign_block_end(void);
 
+/* errno through calls the compiler cannot fold: glibc declares
+   __errno_location const, so around a switch to another thread a cached
+   address would name the old thread's errno. */
+GOC_HIDDEN int goc__errno_get(void);
+GOC_HIDDEN void goc__errno_set(int e);
+
 /* Futex helpers. */
 GOC_HIDDEN void goc__futex_wait(_Atomic uint32_t *addr, uint32_t val, int64_t deadline);
 GOC_HIDDEN void goc__futex_wake(_Atomic uint32_t *addr, int n);
@@ -244,6 +251,7 @@ struct goc__m {
     uint64_t rand;
     void *altstack;
     _Atomic int64_t sleep_until;    /* idle: when it wakes for a timer (INT64_MIN: deciding) */
+    sigset_t sigmask;               /* the creator's mask, restored once the thread is set up */
 };
 
 /* Scheduler globals. */

@@ -53,3 +53,14 @@ void goc__futex_wait(_Atomic uint32_t *addr, uint32_t val, int64_t deadline) {
 void goc__futex_wake(_Atomic uint32_t *addr, int n) {
     syscall(SYS_futex, addr, FUTEX_WAKE_PRIVATE, n, NULL, NULL, 0);
 }
+
+__attribute__((noinline)) int goc__errno_get(void) {
+    int e = errno;
+    __asm__ volatile("" : "+r"(e)::"memory");
+    return e;
+}
+
+__attribute__((noinline)) void goc__errno_set(int e) {
+    __asm__ volatile("" ::: "memory");
+    errno = e;
+}

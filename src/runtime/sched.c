@@ -381,6 +381,7 @@ static void newm(goc__p *p, bool spinning) {
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
+    m->sigmask = old;
     int rc = pthread_create(&m->thread, &attr, m_main, m);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     pthread_attr_destroy(&attr);
@@ -870,10 +871,10 @@ static void park_impl(bool (*unlock)(void *), void *arg, const char *reason, goc
         goc__fatal("goc__park called outside a goroutine");
     g->wait_reason = reason;
     g->wait_since = coarse_now();
-    g->saved_errno = errno;
+    g->saved_errno = goc__errno_get();
     struct park_args pa = {unlock, arg, t};
     schedule_from(m, g, park_after, &pa);
-    errno = g->saved_errno;
+    goc__errno_set(g->saved_errno);
 }
 
 void goc__park(bool (*unlock)(void *), void *arg, const char *reason) {
@@ -907,10 +908,10 @@ void goc_yield(void) {
         if (!next)
             return;
     }
-    int saved = errno;
+    int saved = goc__errno_get();
     g->wait_reason = NULL;
     schedule_to(m, g, next, yield_after, NULL);
-    errno = saved;
+    goc__errno_set(saved);
 }
 
 static void exit_after(goc__g *g, void *a) {
@@ -1052,6 +1053,7 @@ static void m_init_thread(goc__m *m) {
 static void *m_main(void *arg) {
     goc__m *m = arg;
     m_init_thread(m);
+    pthread_sigmask(SIG_SETMASK, &m->sigmask, NULL); /* the alternate stack is ready */
     if (m->p)
         acquirep(m, m->p);
     for (;;) {

@@ -326,7 +326,9 @@ void goc__signals_init(void) {
     struct sigaction oldq, sq;
     memset(&sq, 0, sizeof sq);
     sigaction(SIGQUIT, NULL, &oldq);
-    if (oldq.sa_handler == SIG_DFL) {
+    /* As Go, unless the program has a handler of its own (an inherited
+       SIG_IGN, as a shell gives background jobs, is replaced). */
+    if (!(oldq.sa_flags & SA_SIGINFO) && (oldq.sa_handler == SIG_DFL || oldq.sa_handler == SIG_IGN)) {
         sq.sa_handler = quit_handler;
         sq.sa_flags = SA_ONSTACK;
         sigemptyset(&sq.sa_mask);

@@ -1,0 +1,677 @@
+/* Runtime core: goroutines, the scheduler, sleeping, WaitGroup, deadlock
+ * detection, dumps, stacks and their overflow. */
+#include "t.h"
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/resource.h>
+
+#if defined(GOC_SANITIZER_BUILD) || defined(GOC_TEST_SLOW)
+#define SCALE 10
+#else
+#define SCALE 1
+#endif
+
+static long rss_kib(const char *field) {
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    long v = -1;
+    size_t n = strlen(field);
+    while (f && fgets(line, sizeof line, f))
+        if (!strncmp(line, field, n))
+            v = atol(line + n + 1);
+    if (f)
+        fclose(f);
+    return v;
+}
+
+/* ---- a million goroutines joined through a WaitGroup ---- */
+
+static goc_wg million_wg;
+static _Atomic long million_sum;
+
+static void million_fn(void *arg) {
+    atomic_fetch_add_explicit(&million_sum, (long)(intptr_t)arg, memory_order_relaxed);
+    goc_wg_done(&million_wg);
+}
+
+static int million_main(void *arg) {
+    long n = (long)(intptr_t)arg;
+    goc_wg_add(&million_wg, (int)n);
+    for (long i = 0; i < n; i++)
+        goc_go(million_fn, (void *)(intptr_t)i);
+    goc_wg_wait(&million_wg);
+    return 0;
+}
+
+static void test_million_goroutines(void) {
+    long n = 1000000 / SCALE;
+    long before = rss_kib("VmRSS:");
+    int64_t t0 = goc_now();
+    T_CHECK_EQ(goc_run(million_main, (void *)(intptr_t)n), 0);
+    double ns = (double)(goc_now() - t0) / (double)n;
+    T_CHECK_EQ(million_sum, n * (n - 1) / 2);
+    printf("     %ld goroutines: %.0f ns each, RSS grew %ld KiB (peak %ld KiB)\n", n, ns,
+           rss_kib("VmRSS:") - before, rss_kib("VmHWM:"));
+}
+
+/* ---- a million goroutines parked at once ---- */
+
+static goc_wg parked_started, parked_gate, parked_done;
+
+static void parked_fn(void *arg) {
+    (void)arg;
+    goc_wg_done(&parked_started);
+    goc_wg_wait(&parked_gate);
+    goc_wg_done(&parked_done);
+}
+
+static long parked_bytes;
+
+static int parked_main(void *arg) {
+    long n = (long)(intptr_t)arg;
+    long rss0 = rss_kib("VmHWM:"), pte0 = rss_kib("VmPTE:");
+    goc_wg_add(&parked_started, (int)n);
+    goc_wg_add(&parked_done, (int)n);
+    goc_wg_add(&parked_gate, 1);
+    for (long i = 0; i < n; i++)
+        goc_go(parked_fn, NULL);
+    goc_wg_wait(&parked_started);
+    T_CHECK(goc_num_goroutine() >= n + 1);
+    parked_bytes = ((rss_kib("VmHWM:") - rss0) + (rss_kib("VmPTE:") - pte0)) * 1024 / n;
+    goc_wg_done(&parked_gate);
+    goc_wg_wait(&parked_done);
+    return 0;
+}
+
+static void test_million_parked(void) {
+    long n = 1000000 / SCALE;
+    T_CHECK_EQ(goc_run(parked_main, (void *)(intptr_t)n), 0);
+    printf("     %ld parked goroutines: %ld bytes each (RSS and page tables)\n", n, parked_bytes);
+#if !defined(GOC_SANITIZER_BUILD)
+    T_CHECK(parked_bytes > 0 && parked_bytes < 8192);
+#endif
+}
+
+/* ---- fairness: two goroutines that respawn each other do not starve a third ---- */
+
+static _Atomic bool fair_stop;
+static _Atomic long fair_spawns;
+
+static void respawner(void *arg) {
+    (void)arg;
+    if (!atomic_load(&fair_stop)) {
+        atomic_fetch_add(&fair_spawns, 1);
+        goc_go(respawner, NULL);
+    }
+}
+
+static void third(void *arg) {
+    goc_wg *wg = arg;
+    atomic_store(&fair_stop, true);
+    goc_wg_done(wg);
+}
+
+static int fair_main(void *arg) {
+    (void)arg;
+    goc_maxprocs(1);
+    goc_wg wg = {0};
+    goc_wg_add(&wg, 1);
+    goc_go(respawner, NULL);
+    goc_go(respawner, NULL);
+    goc_go(third, &wg);
+    goc_wg_wait(&wg); /* hangs (test timeout) if the respawners starve `third` */
+    return 0;
+}
+
+static void test_fairness_respawn(void) {
+    int old = goc_maxprocs(0);
+    T_CHECK_EQ(goc_run(fair_main, NULL), 0);
+    goc_maxprocs(old);
+    T_CHECK(atomic_load(&fair_stop));
+}
+
+/* ---- parallelism: goroutines run on distinct threads at the same time ---- */
+
+static _Atomic int par_arrived;
+static pthread_t par_threads[64];
+
+static void par_fn(void *arg) {
+    int i = (int)(intptr_t)arg;
+    par_threads[i] = pthread_self();
+    atomic_fetch_add(&par_arrived, 1);
+    /* Spin (no goc call, so this goroutine keeps its thread) until every
+       other one has arrived: only possible if all run in parallel. */
+    int64_t deadline = goc_now() + 20 * GOC_SECOND;
+    while (atomic_load(&par_arrived) < goc_maxprocs(0) && goc_now() < deadline) {
+    }
+}
+
+static int par_main(void *arg) {
+    (void)arg;
+    int n = goc_maxprocs(0);
+    if (n > 64)
+        n = 64;
+    goc_wg wg = {0};
+    for (int i = 0; i < n; i++)
+        goc_wg_go(&wg, par_fn, (void *)(intptr_t)i);
+    goc_wg_wait(&wg);
+    T_CHECK_EQ(atomic_load(&par_arrived), n);
+    for (int i = 0; i < n; i++)
+        for (int j = i + 1; j < n; j++)
+            T_CHECK(!pthread_equal(par_threads[i], par_threads[j]));
+    return 0;
+}
+
+static void test_parallel_threads(void) {
+    int old = goc_maxprocs(0);
+    if (old < 2)
+        goc_maxprocs(2); /* more threads than cores still run at once */
+    T_CHECK_EQ(goc_run(par_main, NULL), 0);
+    goc_maxprocs(old);
+}
+
+/* ---- goc_go_copy passes each iteration's value ---- */
+
+struct copy_arg {
+    int i;
+    char pad[100];
+    goc_wg *wg;
+    _Atomic int *seen;
+};
+
+static void copy_fn(void *arg) {
+    struct copy_arg *a = arg;
+    T_CHECK(a->pad[99] == (char)a->i);
+    atomic_fetch_add(&a->seen[a->i], 1);
+    goc_wg_done(a->wg);
+}
+
+static int copy_main(void *arg) {
+    (void)arg;
+    enum { N = 1000 };
+    static _Atomic int seen[N];
+    goc_wg wg = {0};
+    goc_wg_add(&wg, N);
+    for (int i = 0; i < N; i++) {
+        struct copy_arg a = {.i = i, .wg = &wg, .seen = seen};
+        a.pad[99] = (char)i;
+        goc_go_copy(copy_fn, &a, sizeof a);
+    }
+    goc_wg_wait(&wg);
+    for (int i = 0; i < N; i++)
+        T_CHECK_EQ(seen[i], 1);
+    return 0;
+}
+
+static void test_go_copy(void) {
+    T_CHECK_EQ(goc_run(copy_main, NULL), 0);
+}
+
+/* ---- goc_run twice, returning main's value; ids; num_goroutine ---- */
+
+static int ret_main(void *arg) {
+    T_CHECK_EQ(goc_id(), 1);
+    T_CHECK(goc_num_goroutine() >= 1);
+    return (int)(intptr_t)arg;
+}
+
+static void test_run_twice(void) {
+    T_CHECK_EQ(goc_run(ret_main, (void *)42), 42);
+    T_CHECK_EQ(goc_run(ret_main, (void *)7), 7);
+    T_CHECK_EQ(goc_id(), 0);
+}
+
+/* ---- a plain pthread waits on a WaitGroup that goroutines finish ---- */
+
+static goc_wg thread_wg;
+static _Atomic int thread_work;
+
+static void thread_worker(void *arg) {
+    (void)arg;
+    atomic_fetch_add(&thread_work, 1);
+    goc_wg_done(&thread_wg);
+}
+
+static void *plain_waiter(void *arg) {
+    (void)arg;
+    goc_wg_wait(&thread_wg);
+    return (void *)(intptr_t)atomic_load(&thread_work);
+}
+
+static int thread_main(void *arg) {
+    (void)arg;
+    pthread_t t;
+    goc_wg_add(&thread_wg, 100);
+    pthread_create(&t, NULL, plain_waiter, NULL);
+    for (int i = 0; i < 100; i++)
+        goc_go(thread_worker, NULL);
+    void *res;
+    goc_blocking_begin();
+    pthread_join(t, &res);
+    goc_blocking_end();
+    T_CHECK_EQ((intptr_t)res, 100);
+    return 0;
+}
+
+static void test_pthread_waits_wg(void) {
+    T_CHECK_EQ(goc_run(thread_main, NULL), 0);
+}
+
+/* ---- sleeping: parks (other goroutines run), and lasts at least d ---- */
+
+static goc_wg sleep_wg;
+static _Atomic int sleep_order[8];
+static _Atomic int sleep_next;
+
+static void sleeper(void *arg) {
+    int i = (int)(intptr_t)arg;
+    int64_t t0 = goc_now();
+    goc_sleep((8 - i) * 20 * GOC_MILLISECOND);
+    T_CHECK(goc_now() - t0 >= (8 - i) * 20 * GOC_MILLISECOND);
+    sleep_order[atomic_fetch_add(&sleep_next, 1)] = i;
+    goc_wg_done(&sleep_wg);
+}
+
+static int sleep_main(void *arg) {
+    (void)arg;
+    goc_maxprocs(1); /* one thread: sleepers must park, not block it */
+    goc_wg_add(&sleep_wg, 8);
+    for (int i = 0; i < 8; i++)
+        goc_go(sleeper, (void *)(intptr_t)i);
+    goc_wg_wait(&sleep_wg);
+    for (int i = 0; i < 8; i++)
+        T_CHECK_EQ(sleep_order[i], 7 - i);
+    return 0;
+}
+
+static void test_sleep_parks(void) {
+    int old = goc_maxprocs(0);
+    int64_t t0 = goc_now();
+    T_CHECK_EQ(goc_run(sleep_main, NULL), 0);
+    goc_maxprocs(old);
+    /* 8 sleepers of 20..160 ms on one thread overlap: well under their sum */
+    T_CHECK(goc_now() - t0 < 600 * GOC_MILLISECOND);
+}
+
+/* ---- many timers: 10,000 goroutines sleep random short times ---- */
+
+static goc_wg many_wg;
+
+static void many_sleeper(void *arg) {
+    uint64_t x = (uint64_t)(intptr_t)arg * 0x9E3779B97F4A7C15ULL;
+    for (int k = 0; k < 3; k++) {
+        x ^= x >> 31;
+        x *= 0xBF58476D1CE4E5B9ULL;
+        goc_sleep((goc_duration)(1 + x % 20) * GOC_MILLISECOND);
+    }
+    goc_wg_done(&many_wg);
+}
+
+static int many_main(void *arg) {
+    int n = (int)(intptr_t)arg;
+    goc_wg_add(&many_wg, n);
+    for (int i = 0; i < n; i++)
+        goc_go(many_sleeper, (void *)(intptr_t)i);
+    goc_wg_wait(&many_wg);
+    return 0;
+}
+
+static void test_many_sleepers(void) {
+    T_CHECK_EQ(goc_run(many_main, (void *)(intptr_t)(10000 / SCALE)), 0);
+}
+
+/* ---- yield lets others run on one thread ---- */
+
+static _Atomic int yield_turns;
+
+static void yield_fn(void *arg) {
+    goc_wg *wg = arg;
+    for (int i = 0; i < 1000; i++) {
+        atomic_fetch_add(&yield_turns, 1);
+        goc_yield();
+    }
+    goc_wg_done(wg);
+}
+
+static int yield_main(void *arg) {
+    (void)arg;
+    goc_maxprocs(1);
+    goc_wg wg = {0};
+    goc_wg_add(&wg, 3);
+    for (int i = 0; i < 3; i++)
+        goc_go(yield_fn, &wg);
+    goc_wg_wait(&wg);
+    T_CHECK_EQ(atomic_load(&yield_turns), 3000);
+    return 0;
+}
+
+static void test_yield(void) {
+    int old = goc_maxprocs(0);
+    T_CHECK_EQ(goc_run(yield_main, NULL), 0);
+    goc_maxprocs(old);
+    T_CHECK_EQ(goc_maxprocs(0), old);
+}
+
+/* ---- errno survives a park, even across threads ---- */
+
+/* glibc's __errno_location is declared const, so the compiler may keep the
+   address of one thread's errno across a call that moves the goroutine to
+   another thread: read and write errno through calls it cannot fold, as
+   docs/design.md tells users to (or read errno before anything that blocks). */
+__attribute__((noinline)) static int get_errno(void) {
+    int e = errno;
+    __asm__ volatile("" : "+r"(e)::"memory");
+    return e;
+}
+__attribute__((noinline)) static void set_errno(int e) {
+    __asm__ volatile("" ::: "memory");
+    errno = e;
+}
+
+static void errno_fn(void *arg) {
+    goc_wg *wg = arg;
+    for (int i = 0; i < 100; i++) {
+        set_errno(1000 + i);
+        goc_sleep(GOC_MICROSECOND * 50);
+        T_CHECK_EQ(get_errno(), 1000 + i);
+        set_errno(2000 + i);
+        goc_yield();
+        T_CHECK_EQ(get_errno(), 2000 + i);
+    }
+    goc_wg_done(wg);
+}
+
+static int errno_main(void *arg) {
+    (void)arg;
+    goc_wg wg = {0};
+    goc_wg_add(&wg, 8);
+    for (int i = 0; i < 8; i++)
+        goc_go(errno_fn, &wg);
+    goc_wg_wait(&wg);
+    return 0;
+}
+
+static void test_errno_preserved(void) {
+    T_CHECK_EQ(goc_run(errno_main, NULL), 0);
+}
+
+/* ---- GOMAXPROCS changes while running ---- */
+
+static _Atomic int procs_count;
+
+static void procs_fn(void *arg) {
+    (void)arg;
+    goc_yield();
+    atomic_fetch_add(&procs_count, 1);
+}
+
+static int procs_main(void *arg) {
+    (void)arg;
+    int old = goc_maxprocs(3);
+    T_CHECK_EQ(goc_maxprocs(0), 3);
+    goc_wg wg = {0};
+    for (int i = 0; i < 1000; i++) {
+        goc_wg_go(&wg, procs_fn, NULL);
+        if (i == 500)
+            goc_maxprocs(1); /* shrink while goroutines are queued everywhere */
+    }
+    goc_wg_wait(&wg);
+    T_CHECK_EQ(atomic_load(&procs_count), 1000);
+    T_CHECK_EQ(goc_maxprocs(old), 1);
+    return 0;
+}
+
+static void test_maxprocs_runtime(void) {
+    T_CHECK_EQ(goc_run(procs_main, NULL), 0);
+}
+
+/* ---- dump: Go's format, wait reasons, names, creators ---- */
+
+static goc_wg dump_gate;
+
+static void dump_waiter(void *arg) {
+    (void)arg;
+    goc_wg_wait(&dump_gate);
+}
+
+static char *dump_text;
+
+static int dump_main(void *arg) {
+    (void)arg;
+    goc_wg_add(&dump_gate, 1);
+    goc_go_opts(dump_waiter, NULL, &(goc_go_options){.name = "the-waiter", .file = "here.c", .line = 7});
+    /* let the waiter run and park: sleeping frees this P for it */
+    goc_sleep(10 * GOC_MILLISECOND);
+    size_t len = 0;
+    FILE *f = open_memstream(&dump_text, &len);
+    goc_dump(f);
+    fclose(f);
+    goc_wg_done(&dump_gate);
+    return 0;
+}
+
+static void test_dump(void) {
+    T_CHECK_EQ(goc_run(dump_main, NULL), 0);
+    T_CHECK(strstr(dump_text, "goroutine 1 [running]:") != NULL);
+    T_CHECK(strstr(dump_text, "[sync.WaitGroup.Wait]:") != NULL);
+    T_CHECK(strstr(dump_text, "name \"the-waiter\"") != NULL);
+    T_CHECK(strstr(dump_text, "created by goroutine 1") != NULL);
+    T_CHECK(strstr(dump_text, "here.c:7") != NULL);
+    T_CHECK(strstr(dump_text, "dump_main+") != NULL); /* a symbolised frame */
+    free(dump_text);
+}
+
+/* ---- shuffle stress: a spawn tree and WaitGroups under GOC_DEBUG=shuffle ---- */
+
+struct tree_arg {
+    int depth;
+    _Atomic long *leaves;
+    goc_wg *wg;
+};
+
+static void tree_fn(void *arg) {
+    struct tree_arg *a = arg;
+    if (a->depth == 0) {
+        atomic_fetch_add(a->leaves, 1);
+    } else {
+        goc_wg wg = {0};
+        for (int i = 0; i < 4; i++) {
+            struct tree_arg c = {a->depth - 1, a->leaves, &wg};
+            goc_wg_add(&wg, 1);
+            goc_go_copy(tree_fn, &c, sizeof c);
+        }
+        if (a->depth % 2)
+            goc_yield();
+        goc_wg_wait(&wg);
+    }
+    goc_wg_done(a->wg);
+}
+
+static int tree_main(void *arg) {
+    (void)arg;
+    _Atomic long leaves = 0;
+    goc_wg wg = {0};
+    goc_wg_add(&wg, 1);
+    struct tree_arg a = {7, &leaves, &wg};
+    goc_go_copy(tree_fn, &a, sizeof a);
+    goc_wg_wait(&wg);
+    return atomic_load(&leaves) == 16384 ? 0 : 1;
+}
+
+static void child_tree(void) {
+    int rc = 0;
+    for (int i = 0; i < 5 && rc == 0; i++)
+        rc = goc_run(tree_main, NULL);
+    exit(rc == 0 ? 0 : 3);
+}
+
+static void test_shuffle_stress(void) {
+    const char *envs[] = {"GOC_DEBUG=shuffle=1", "GOC_DEBUG=shuffle=2 GOC_MAXPROCS=1",
+                          "GOC_DEBUG=shuffle=3 GOC_MAXPROCS=4", "GOC_DEBUG=shuffle=12345"};
+    for (size_t i = 0; i < sizeof envs / sizeof envs[0]; i++) {
+        char *err = NULL;
+        int st = t_child("tree", envs[i], &err);
+        if (st != 0)
+            fprintf(stderr, "shuffle run with %s: status %d\n%s\n", envs[i], st, err);
+        T_CHECK_EQ(st, 0);
+        free(err);
+    }
+}
+
+/* ---- idle: a program whose goroutines all sleep uses no CPU ---- */
+
+static int idle_main(void *arg) {
+    (void)arg;
+    struct rusage r0, r1;
+    getrusage(RUSAGE_SELF, &r0);
+    goc_sleep(300 * GOC_MILLISECOND);
+    getrusage(RUSAGE_SELF, &r1);
+    long us = (r1.ru_utime.tv_sec - r0.ru_utime.tv_sec) * 1000000 +
+              (r1.ru_utime.tv_usec - r0.ru_utime.tv_usec) +
+              (r1.ru_stime.tv_sec - r0.ru_stime.tv_sec) * 1000000 +
+              (r1.ru_stime.tv_usec - r0.ru_stime.tv_usec);
+    printf("     CPU used while asleep 300 ms: %ld us\n", us);
+    T_CHECK(us < 30000); /* a spinning thread would use ~300,000 us */
+    return 0;
+}
+
+static void test_idle_no_cpu(void) {
+    T_CHECK_EQ(goc_run(idle_main, NULL), 0);
+}
+
+/* ---- misuse and fatal errors, each in a child process ---- */
+
+static int deadlock_main(void *arg) {
+    (void)arg;
+    goc_wg wg = {0};
+    goc_wg_add(&wg, 1);
+    goc_wg_wait(&wg);
+    return 0;
+}
+static void child_deadlock(void) {
+    goc_run(deadlock_main, NULL);
+}
+
+static void deadlock_other(void *arg) {
+    goc_wg_wait(arg);
+}
+static int deadlock2_main(void *arg) {
+    (void)arg;
+    static goc_wg a, b;
+    goc_wg_add(&a, 1);
+    goc_wg_add(&b, 1);
+    goc_go(deadlock_other, &a);
+    goc_wg_wait(&b);
+    return 0;
+}
+static void child_deadlock_two(void) {
+    goc_run(deadlock2_main, NULL);
+}
+
+static int negative_main(void *arg) {
+    (void)arg;
+    goc_wg wg = {0};
+    goc_wg_add(&wg, 1);
+    goc_wg_done(&wg);
+    goc_wg_done(&wg);
+    return 0;
+}
+static void child_negative_wg(void) {
+    goc_run(negative_main, NULL);
+}
+
+static int recurse(int n) {
+    volatile char buf[1024];
+    for (int i = 0; i < (int)sizeof buf; i++)
+        buf[i] = (char)(n | 1); /* every byte: the overflow cannot skip the canary */
+    if (n == 0)
+        return buf[0];
+    return recurse(n - 1) + buf[0];
+}
+
+static void overflow_fn(void *arg) {
+    (void)arg;
+    recurse(1 << 20); /* a gigabyte of frames: past any stack */
+}
+
+static int overflow_main(void *arg) {
+    (void)arg;
+    goc_go_opts(overflow_fn, NULL, &(goc_go_options){.name = "deep", .file = "overflow.c", .line = 3});
+    goc_sleep(10 * GOC_SECOND);
+    return 0;
+}
+static void child_overflow(void) {
+    goc_run(overflow_main, NULL);
+}
+
+/* Without a guard page: the frames run into the canary below the stack. The
+   recursion is bounded so that it only just passes the stack's end. */
+static void canary_fn(void *arg) {
+    (void)arg;
+    recurse(300); /* ~300 KiB of frames on a 256 KiB stack */
+    goc_yield();
+}
+static int canary_main(void *arg) {
+    (void)arg;
+    /* A neighbour below in the slab absorbs the overflow; the switch away
+       from the overflowing goroutine finds the canary broken. */
+    goc_wg wg = {0};
+    for (int i = 0; i < 4; i++)
+        goc_wg_go(&wg, deadlock_other, &(goc_wg){0});
+    goc_go_opts(canary_fn, NULL, &(goc_go_options){.file = "canary.c", .line = 9});
+    goc_sleep(10 * GOC_SECOND);
+    return 0;
+}
+static void child_canary(void) {
+    goc_run(canary_main, NULL);
+}
+
+static int quit_main(void *arg) {
+    (void)arg;
+    goc_wg_add(&dump_gate, 1);
+    goc_go(dump_waiter, NULL);
+    raise(SIGQUIT); /* dumps every goroutine and exits 2, as Go */
+    return 0;
+}
+static void child_quit(void) {
+    goc_run(quit_main, NULL);
+}
+
+static void child_panic(void) {
+    goc_panic("boom %d", 42);
+}
+
+static void test_misuse(void) {
+    T_CHILD_DIES("deadlock", NULL, 2, "fatal error: all goroutines are asleep - deadlock!");
+    T_CHILD_DIES("deadlock", NULL, 2, "goroutine 1 [sync.WaitGroup.Wait]:");
+    T_CHILD_DIES("deadlock_two", NULL, 2, "fatal error: all goroutines are asleep - deadlock!");
+    T_CHILD_DIES("negative_wg", NULL, 2, "panic: sync: negative WaitGroup counter");
+    T_CHILD_DIES("panic", NULL, 2, "panic: boom 42");
+    T_CHILD_DIES("quit", NULL, 2, "SIGQUIT: quit");
+#if !defined(GOC_SANITIZER_BUILD)
+    /* Under ASan and TSan the sanitizers claim the stack overflow first. */
+    T_CHILD_DIES("overflow", NULL, 2, "fatal error: stack overflow");
+    T_CHILD_DIES("overflow", NULL, 2, "overflow.c:3");
+    T_CHILD_DIES("canary", "GOC_DEBUG=guards=0", 2, "fatal error: stack overflow");
+    T_CHILD_DIES("canary", "GOC_DEBUG=guards=0", 2, "canary.c:9");
+#endif
+}
+
+int main(int argc, char **argv) {
+    static const t_case cases[] = {
+        T_CASE(test_run_twice),        T_CASE(test_million_goroutines), T_CASE(test_million_parked),
+        T_CASE(test_fairness_respawn), T_CASE(test_parallel_threads),   T_CASE(test_go_copy),
+        T_CASE(test_pthread_waits_wg), T_CASE(test_sleep_parks),        T_CASE(test_many_sleepers),
+        T_CASE(test_yield),            T_CASE(test_errno_preserved),    T_CASE(test_maxprocs_runtime),
+        T_CASE(test_dump),             T_CASE(test_shuffle_stress),     T_CASE(test_idle_no_cpu),
+        T_CASE(test_misuse),
+    };
+    static const t_case children[] = {
+        {"deadlock", child_deadlock}, {"deadlock_two", child_deadlock_two},
+        {"negative_wg", child_negative_wg}, {"overflow", child_overflow},
+        {"canary", child_canary}, {"quit", child_quit}, {"panic", child_panic},
+        {"tree", child_tree},
+    };
+    return T_RUN(cases, children);
+}
