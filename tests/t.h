@@ -22,6 +22,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+/* T_TSAN: built with ThreadSanitizer, whose per-goroutine state is large. */
+#if defined(__SANITIZE_THREAD__)
+#define T_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define T_TSAN 1
+#endif
+#endif
+
 static _Atomic int t_failures;
 
 #define T_CHECK(cond)                                                                    \

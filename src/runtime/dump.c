@@ -115,7 +115,7 @@ static void print_pc(FILE *out, uintptr_t pc) {
     }
 }
 
-static void walk(FILE *out, uintptr_t fp, uintptr_t pc, uintptr_t lo, uintptr_t hi) {
+GOC_NO_TSAN static void walk(FILE *out, uintptr_t fp, uintptr_t pc, uintptr_t lo, uintptr_t hi) {
     for (int i = 0; i < MAX_FRAMES && pc; i++) {
         print_pc(out, pc);
         if (fp < lo || fp + 16 > hi || (fp & 7))
@@ -129,7 +129,7 @@ static void walk(FILE *out, uintptr_t fp, uintptr_t pc, uintptr_t lo, uintptr_t 
     }
 }
 
-static void backtrace_parked(FILE *out, goc__g *g) {
+GOC_NO_TSAN static void backtrace_parked(FILE *out, goc__g *g) {
     uintptr_t *sp = g->sp;
     if (!sp)
         return;
@@ -141,7 +141,7 @@ static void backtrace_parked(FILE *out, goc__g *g) {
     walk(out, fp, pc, (uintptr_t)g->stack_lo, (uintptr_t)g->stack_hi);
 }
 
-static const char *state_of(goc__g *g, int st) {
+GOC_NO_TSAN static const char *state_of(goc__g *g, int st) {
     switch (st) {
     case G_RUNNABLE: return "runnable";
     case G_RUNNING: return g->locked_blocking ? "syscall" : "running";
@@ -150,7 +150,7 @@ static const char *state_of(goc__g *g, int st) {
     }
 }
 
-static void dump_g(FILE *out, goc__g *g, goc__g *self, int64_t now) {
+GOC_NO_TSAN static void dump_g(FILE *out, goc__g *g, goc__g *self, int64_t now) {
     int st = atomic_load_explicit(&g->status, memory_order_relaxed);
     fprintf(out, "goroutine %llu [%s", (unsigned long long)g->id, state_of(g, st));
     if (st == G_WAITING && g->wait_since) {
@@ -175,7 +175,7 @@ static void dump_g(FILE *out, goc__g *g, goc__g *self, int64_t now) {
     fputc('\n', out);
 }
 
-void goc__dump_all(FILE *out, bool to_fd2) {
+GOC_NO_TSAN void goc__dump_all(FILE *out, bool to_fd2) {
     (void)to_fd2;
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);

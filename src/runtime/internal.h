@@ -47,6 +47,10 @@
 #endif
 #endif
 
+/* Dumps read other goroutines' records without synchronising, on purpose
+   (they may run from a fatal error holding any lock): keep TSan out of them. */
+#define GOC_NO_TSAN __attribute__((no_sanitize("thread")))
+
 /* ============================ For the layers above ======================= */
 
 typedef struct goc__g goc__g;
@@ -195,6 +199,7 @@ struct goc__g {
     bool guarded;                   /* has a PROT_NONE guard page below stack_lo */
     bool from_slab;                 /* carved from a slab: never unmapped */
     bool trimmed;                   /* pages given back while pooled */
+    bool is_main;                   /* the main goroutine of its goc_run */
     uint32_t epoch;                 /* the goc_run it belongs to */
     const char *wait_reason;
     int64_t wait_since;
@@ -220,7 +225,7 @@ struct goc__p {
     uint32_t schedtick;
     goc__m *m;                      /* the M holding it, NULL when idle */
     goc__p *link;                   /* idle list */
-    bool idle;
+    _Atomic bool idle;              /* in the idle list; read without the lock by sysmon */
     /* free Gs with stacks of the default size */
     goc__g *gfree;
     int ngfree;
@@ -273,12 +278,11 @@ typedef struct goc__sched_t {
     _Atomic int64_t nblocking;      /* inside goc_blocking_begin/end */
     _Atomic int64_t nforeign;       /* plain threads that use goc and are not blocked in it */
     goc__lock gfree_lock;
-    goc__g *gfree;                  /* global free list */
-    int ngfree;
+    goc__g *gfree;                  /* global free list, under gfree_lock */
+    _Atomic int ngfree;             /* its length; read without the lock as a hint */
     _Atomic uint64_t goidgen;
     _Atomic uint32_t epoch;         /* incremented when a goc_run ends */
     _Atomic bool running;           /* inside goc_run */
-    goc__g *main_g;
     int main_result;
     _Atomic uint32_t main_done;     /* futex word */
     _Atomic uint32_t deadlock_checking;

@@ -482,7 +482,7 @@ static void gfput(goc__p *p, goc__g *g) {
 static goc__g *gfget(goc__p *p, size_t size) {
     if (size != goc__sched.default_stack)
         return goc__stack_take_odd(size);
-    if (p && !p->gfree && goc__sched.gfree) {
+    if (p && !p->gfree && atomic_load_explicit(&goc__sched.ngfree, memory_order_relaxed) > 0) {
         goc__lock_acquire(&goc__sched.gfree_lock);
         while (p->ngfree < GFREE_LOCAL_MAX / 2 && goc__sched.gfree) {
             goc__g *x = goc__sched.gfree;
@@ -500,7 +500,7 @@ static goc__g *gfget(goc__p *p, size_t size) {
         p->ngfree--;
         return g;
     }
-    if (!p && goc__sched.gfree) {
+    if (!p && atomic_load_explicit(&goc__sched.ngfree, memory_order_relaxed) > 0) {
         goc__lock_acquire(&goc__sched.gfree_lock);
         goc__g *g = goc__sched.gfree;
         if (g) {
@@ -925,7 +925,7 @@ static void main_finished(goc__g *g);
 static __attribute__((noreturn)) void goexit(void) {
     goc__m *m = goc__getm();
     goc__g *g = m->curg;
-    if (g == goc__sched.main_g)
+    if (g->is_main)
         main_finished(g);
     atomic_fetch_sub_explicit(&goc__sched.ngoroutines, 1, memory_order_relaxed);
     atomic_store_explicit(&g->status, G_DEAD, memory_order_relaxed);
@@ -997,6 +997,7 @@ static goc__g *newproc(void (*fn)(void *), void *arg, const goc_go_options *opts
     goc__g *cur = m ? m->curg : NULL;
     g->parent_id = cur ? cur->id : 0;
     g->locked_blocking = false;
+    g->is_main = false;
     g->id = new_goid(p);
     atomic_fetch_add_explicit(&goc__sched.ngoroutines, 1, memory_order_relaxed);
     atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_release);
@@ -1267,7 +1268,7 @@ int goc_run(int (*main_fn)(void *), void *arg) {
 
     struct main_args ma = {main_fn, arg};
     goc__g *g = newproc(main_trampoline, &ma, &(goc_go_options){.name = "main"}, NULL, 0);
-    goc__sched.main_g = g;
+    g->is_main = true;
     /* the main goroutine runs first, as in Go */
     goc__lock_acquire(&goc__sched.lock);
     g->schedlink = goc__sched.runq_head;
@@ -1282,7 +1283,6 @@ int goc_run(int (*main_fn)(void *), void *arg) {
     while (atomic_load_explicit(&goc__sched.main_done, memory_order_acquire) == 0)
         goc__futex_wait(&goc__sched.main_done, 0, -1);
     goc__foreign_block_end();
-    goc__sched.main_g = NULL;
     /* Abandon the goroutines left in the global queue. */
     goc__lock_acquire(&goc__sched.lock);
     goc__sched.runq_head = goc__sched.runq_tail = NULL;
