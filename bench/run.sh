@@ -133,7 +133,7 @@ for p in "${selected[@]}"; do
 	if [ -f "$dir/go.mod" ]; then
 		(cd "$dir" && go build -o "$tmp/bin/$p" "./$p") || true
 	else
-		(cd "$dir/$p" && GOFLAGS= go build -o "$tmp/bin/$p" ./*.go) || true
+		(cd "$dir/$p" && GOFLAGS="" go build -o "$tmp/bin/$p" ./*.go) || true
 	fi
 	if [ -x "$tmp/bin/$p" ]; then
 		ready+=("$p")
@@ -226,7 +226,8 @@ function kind(fig, u) {
 {
 	k = $2 SUBSEP $3 SUBSEP $4
 	if (!(k in unit)) { order[++nk] = k; unit[k] = $6 }
-	vals[$1, k] = ((($1, k) in vals) ? vals[$1, k] " " : "") $5
+	if (($1, k) in vals) vals[$1, k] = vals[$1, k] " " $5
+	else vals[$1, k] = $5
 }
 END {
 	bad = 0
