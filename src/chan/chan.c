@@ -75,7 +75,7 @@ static int describe_waiters(goc_chan *c, char *msg, size_t cap) {
     size_t len = 0;
     int live = 0;
     chan_waitq *qs[2] = {&c->recvq, &c->sendq};
-    const char *what[2] = {"receive", "send"};
+    const char *what[2] = {"chan receive", "chan send"};
     msg[0] = 0;
     for (int i = 0; i < 2; i++) {
         for (chan_waiter *s = atomic_load_explicit(&qs[i]->first, memory_order_relaxed); s;
