@@ -77,7 +77,23 @@ static inline int t_child(const char *name, const char *env, char **err) {
             for (char *kv = strtok_r(buf, " ", &save); kv; kv = strtok_r(NULL, " ", &save))
                 putenv(strdup(kv));
         }
-        execl(t_self, t_self, "--child", name, (char *)NULL);
+        /* Cross builds run under an emulator (qemu-user), which a child
+           needs too: GOC_TEST_EMULATOR="qemu-aarch64 -L /usr/aarch64-linux-gnu". */
+        const char *emu = getenv("GOC_TEST_EMULATOR");
+        if (emu && *emu) {
+            char *argv[16];
+            int ac = 0;
+            char *copy = strdup(emu), *save = NULL;
+            for (char *w = strtok_r(copy, " ", &save); w && ac < 12; w = strtok_r(NULL, " ", &save))
+                argv[ac++] = w;
+            argv[ac++] = t_self;
+            argv[ac++] = (char *)"--child";
+            argv[ac++] = (char *)name;
+            argv[ac] = NULL;
+            execvp(argv[0], argv);
+        } else {
+            execl(t_self, t_self, "--child", name, (char *)NULL);
+        }
         _exit(127);
     }
     close(pfd[1]);
