@@ -1,5 +1,91 @@
-/* goc time: see docs/api.md. */
+/* goc time: Go's time.Timer, time.AfterFunc and time.Ticker, with Go 1.23's
+ * channel semantics. See docs/api-time-context.md.
+ *
+ * Instants are int64_t nanoseconds on goc_now's monotonic clock; spans are
+ * goc_duration. A timer's channel carries int64_t elements: the instant the
+ * timer fired.
+ *
+ * Go 1.23 semantics:
+ * - After goc_timer_stop or goc_timer_reset returns, no value prepared
+ *   before the call can be received from the timer's channel (the channel
+ *   behaves as Go 1.23's synchronous timer channel; its buffer of one is an
+ *   implementation detail, so goc_chan_cap reports 1 where Go reports 0).
+ * - A ticker whose reader is slow drops the ticks it misses; it never queues
+ *   more than one.
+ * - A stopped or freed timer leaves the runtime's timer heap at once, in
+ *   O(log n): nothing lingers there.
+ *
+ * Memory: every goc_timer and goc_ticker is freed by exactly one call to
+ * goc_timer_free / goc_ticker_free, which also stops it; no stop is needed
+ * first. The channel belongs to the timer and is freed with it: nobody may
+ * be blocked on it, or select on it, when it is freed. An after_func timer
+ * must still be freed, also after its function ran (the function may free
+ * it itself). Stop, reset and free may be called from any goroutine or
+ * thread, concurrently with each other, except that free must come last.
+ */
 #ifndef GOC_TIME_H
 #define GOC_TIME_H
 #include <goc/runtime.h>
+#include <goc/chan.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct goc_timer goc_timer;
+typedef struct goc_ticker goc_ticker;
+
+/* ---- Timer ---- */
+
+/* time.NewTimer: sends the current instant on its channel once, d from now
+   (d <= 0: at once). Aborts on out of memory. */
+GOC_API goc_timer *goc_timer_new(goc_duration d);
+
+/* The timer's channel of int64_t (NULL for an after_func timer, as Go's nil
+   C field: receiving from it blocks forever). */
+GOC_API goc_chan *goc_timer_chan(goc_timer *t);
+
+/* Stops the timer. Returns true if the call stopped it: it had not fired
+   yet, or (channel timers) it had fired but its value had not been received,
+   which is then discarded. false: it had already fired and its value was
+   received (or its function started), or it had been stopped. */
+GOC_API bool goc_timer_stop(goc_timer *t);
+
+/* Re-arms the timer to fire d from now, discarding any value not yet
+   received. Returns what goc_timer_stop would have returned. For an
+   after_func timer the function runs again (in a new goroutine) when the
+   timer fires. */
+GOC_API bool goc_timer_reset(goc_timer *t, goc_duration d);
+
+/* Stops the timer and frees it with its channel. NULL is ignored. */
+GOC_API void goc_timer_free(goc_timer *t);
+
+/* time.AfterFunc: after d, runs fn(arg) in a new goroutine. goc_timer_stop
+   before then prevents it (it returns true exactly when it did).
+   goc_timer_free frees the timer; fn may still be running then. */
+GOC_API goc_timer *goc_after_func(goc_duration d, void (*fn)(void *arg), void *arg);
+
+/* ---- Ticker ---- */
+
+/* time.NewTicker: sends the current instant on its channel every d. Missed
+   ticks are dropped. Panics "non-positive interval for NewTicker" if d <= 0. */
+GOC_API goc_ticker *goc_ticker_new(goc_duration d);
+
+/* The ticker's channel of int64_t. */
+GOC_API goc_chan *goc_ticker_chan(goc_ticker *t);
+
+/* Stops the ticker: no tick is sent after it returns, and a tick not yet
+   received is discarded. It may be restarted with goc_ticker_reset. */
+GOC_API void goc_ticker_stop(goc_ticker *t);
+
+/* Stops the ticker and restarts it with period d, the next tick d from now.
+   Panics "non-positive interval for Ticker.Reset" if d <= 0. */
+GOC_API void goc_ticker_reset(goc_ticker *t, goc_duration d);
+
+/* Stops the ticker and frees it with its channel. NULL is ignored. */
+GOC_API void goc_ticker_free(goc_ticker *t);
+
+#ifdef __cplusplus
+}
+#endif
 #endif
