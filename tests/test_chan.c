@@ -114,6 +114,10 @@ static void filter(void *arg) {
     }
 }
 
+/* The generator and filters are left blocked, so their channels stay
+   reachable from here rather than leaked. */
+static goc_chan *sieve_chans[101];
+
 static int sieve_main(void *arg) {
     (void)arg;
     static const int want[] = {2,   3,   5,   7,   11,  13,  17,  19,  23,  29,  31,  37,  41,  43,
@@ -124,13 +128,13 @@ static int sieve_main(void *arg) {
                                353, 359, 367, 373, 379, 383, 389, 397, 401, 409, 419, 421, 431, 433,
                                439, 443, 449, 457, 461, 463, 467, 479, 487, 491, 499, 503, 509, 521,
                                523, 541};
-    goc_chan *ch = goc_chan_of(int, 0);
+    goc_chan *ch = sieve_chans[0] = goc_chan_of(int, 0);
     go(generate, ch);
     for (int i = 0; i < 100; i++) {
         int prime;
         goc_recv(ch, &prime);
         T_CHECK_EQ(prime, want[i]);
-        goc_chan *ch1 = goc_chan_of(int, 0);
+        goc_chan *ch1 = sieve_chans[i + 1] = goc_chan_of(int, 0);
         filter_args a = {ch, ch1, prime};
         goc_go_copy(filter, &a, sizeof a);
         ch = ch1;
