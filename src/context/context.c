@@ -21,14 +21,21 @@
  *   set for good: once err is set, nothing is ever linked again.
  * - err goes from 0 to its final value once, under the lock, after cause
  *   (release store; readers load it with acquire and may then read cause).
- * - Lock order: a parent's lock before a child's. A child leaves its
- *   parent's set only after releasing its own lock.
+ * - At most one context lock is held at a time: cancellation takes a
+ *   child context out of its parent's set under the parent's lock, with a
+ *   reference, and cancels it after releasing that lock (a work list, not
+ *   recursion). AfterFunc registrations and waiters, which cannot hold
+ *   references, are fired under the lock of the set they are in, so
+ *   unregistering under that lock tells "fired" from "not fired" exactly.
+ * - A child leaves its parent's set (when cancelled by itself) under the
+ *   parent's lock, only if it is still linked.
  * - A deadline timer's function never takes a lock: it only starts a
  *   goroutine that cancels. So goc__timer_del, which waits for a running
  *   function, may be called with context locks held, and the timer's memory
  *   (inside the context) is never freed by its own function.
- * - References are dropped only with no context lock held: a drop may free
- *   a context, whose free takes its parent's lock to leave the set.
+ * - References are dropped with no context lock held (a drop may free a
+ *   context, and freeing takes its parent's lock), except the timer's by
+ *   cancel_locked, which is never the last.
  */
 #include "context/ctx_internal.h"
 #include <errno.h>
@@ -59,7 +66,7 @@ struct goc_ctx {
     goc__timer timer;               /* TIMER only */
     bool timer_armed;               /* under lock; holds a reference while true */
     int deadline_cause;
-    goc_ctx *defer_next;            /* on a drop list (see struct drops) */
+    goc_ctx *work_next;             /* on a cancellation's work list */
 };
 
 struct goc_ctx_after {
@@ -124,13 +131,6 @@ static void set_unlink(goc__ctx_node *n) {
 /* ------------------------------------------------------------------------ */
 /* References.                                                              */
 
-/* References whose drop must wait until no context lock is held. Each
-   context is put here at most once: for its timer's reference, which is
-   dropped once. */
-struct drops {
-    goc_ctx *head;
-};
-
 static void ctx_ref(goc_ctx *c) {
     if (c->kind != CTX_BACKGROUND)
         /* relaxed: the caller holds a reference already (as any refcount) */
@@ -139,31 +139,29 @@ static void ctx_ref(goc_ctx *c) {
 
 static void ctx_unref(goc_ctx *c);
 
-static void drops_add(struct drops *d, goc_ctx *c) {
-    c->defer_next = d->head;
-    d->head = c;
-}
-
-static void drops_run(struct drops *d) {
-    while (d->head) {
-        goc_ctx *c = d->head;
-        d->head = c->defer_next;
-        ctx_unref(c);
-    }
-}
-
 /* ------------------------------------------------------------------------ */
 /* Cancellation.                                                            */
 
+/* One cancellation: its error and cause, and the descendants still to do.
+   The tree is walked with a work list, not recursion, so a chain of any
+   depth cancels on a small goroutine stack, and no two context locks are
+   ever held at once. Each context on the list holds a reference that the
+   walk drops. */
+struct cancel_op {
+    int err, cause;
+    goc_ctx *work;
+};
+
 static void after_run(void *arg);
 
-/* Cancels c (locked by the caller, not yet cancelled) and, recursively, all
-   its descendants. Parent before child: the child sets are walked with their
-   owners locked. */
-static void cancel_locked(goc_ctx *c, int err, int cause, struct drops *d) {
-    atomic_store_explicit(&c->cause, cause, memory_order_relaxed);
+/* Cancels c (locked by the caller, not yet cancelled): sets err, closes
+   done, fires AfterFuncs and waiters, stops the deadline timer, and moves
+   child contexts to op's work list. Someone other than the timer holds a
+   reference on c throughout (the caller, or the work list). */
+static void cancel_locked(goc_ctx *c, struct cancel_op *op) {
+    atomic_store_explicit(&c->cause, op->cause, memory_order_relaxed);
     /* release: pairs with the acquire loads in goc_ctx_err and goc_ctx_cause */
-    atomic_store_explicit(&c->err, err, memory_order_release);
+    atomic_store_explicit(&c->err, op->err, memory_order_release);
     goc_chan *done = atomic_load_explicit(&c->done, memory_order_relaxed);
     if (done)
         goc_chan_close(done);
@@ -175,11 +173,12 @@ static void cancel_locked(goc_ctx *c, int err, int cause, struct drops *d) {
         set_unlink(n);
         switch (n->kind) {
         case NODE_CTX: {
+            /* Unlinked, it no longer touches our set; the reference keeps
+               it alive until the walk reaches it. */
             goc_ctx *child = container_of(n, goc_ctx, node);
-            goc__lock_acquire(&child->lock);
-            if (!atomic_load_explicit(&child->err, memory_order_relaxed))
-                cancel_locked(child, err, cause, d);
-            goc__lock_release(&child->lock);
+            ctx_ref(child);
+            child->work_next = op->work;
+            op->work = child;
             break;
         }
         case NODE_AFTER: {
@@ -190,9 +189,10 @@ static void cancel_locked(goc_ctx *c, int err, int cause, struct drops *d) {
             break;
         }
         case NODE_WAITER: {
+            /* Under our lock: its owner cannot unwatch before fn returns. */
             goc__ctx_waiter *w = container_of(n, goc__ctx_waiter, node);
-            w->err = err;
-            w->fn(w, err);
+            w->err = op->err;
+            w->fn(w, op->err);
             break;
         }
         }
@@ -200,10 +200,24 @@ static void cancel_locked(goc_ctx *c, int err, int cause, struct drops *d) {
     if (c->timer_armed) {
         c->timer_armed = false;
         /* Never waits long: a deadline timer's function only starts a
-           goroutine. true: it will not run, so its reference is ours to drop;
-           false: its goroutine drops it. */
+           goroutine. true: it will not run, so its reference is ours to
+           drop, and it is not the last one (see above); false: its
+           goroutine drops it. */
         if (goc__timer_del(&c->timer))
-            drops_add(d, c);
+            atomic_fetch_sub_explicit(&c->refs, 1, memory_order_relaxed);
+    }
+}
+
+/* Cancels what cancel_locked put on the work list. No lock held. */
+static void cancel_walk(struct cancel_op *op) {
+    while (op->work) {
+        goc_ctx *c = op->work;
+        op->work = c->work_next;
+        goc__lock_acquire(&c->lock);
+        if (!atomic_load_explicit(&c->err, memory_order_relaxed))
+            cancel_locked(c, op);
+        goc__lock_release(&c->lock);
+        ctx_unref(c);
     }
 }
 
@@ -218,17 +232,19 @@ static void leave_parent(goc_ctx *c) {
     goc__lock_release(&po->lock);
 }
 
-/* Go's cancelCtx.cancel(removeFromParent, err, cause). c is cancellable. */
-static void ctx_cancel(goc_ctx *c, bool remove_from_parent, int err, int cause, struct drops *d) {
+/* Go's cancelCtx.cancel(true, err, cause): c is cancellable and the caller
+   holds a reference on it. No lock held. */
+static void ctx_cancel(goc_ctx *c, int err, int cause) {
+    struct cancel_op op = {err, cause, NULL};
     goc__lock_acquire(&c->lock);
     if (atomic_load_explicit(&c->err, memory_order_relaxed)) {
         goc__lock_release(&c->lock);
         return;
     }
-    cancel_locked(c, err, cause, d);
+    cancel_locked(c, &op);
     goc__lock_release(&c->lock);
-    if (remove_from_parent)
-        leave_parent(c);
+    leave_parent(c);
+    cancel_walk(&op);
 }
 
 /* Drops one reference; frees c, and then its ancestors that this leaves
@@ -245,9 +261,7 @@ static void ctx_unref(goc_ctx *c) {
                 /* Dropped without a release (goc_ctx_drop misused): cancel
                    anyway, so it leaves its parent's set. Its set is empty
                    and its timer unarmed, or they would hold references. */
-                struct drops d = {0};
-                ctx_cancel(c, true, ECANCELED, ECANCELED, &d);
-                drops_run(&d);
+                ctx_cancel(c, ECANCELED, ECANCELED);
             }
             if (c->kind == CTX_TIMER)
                 goc__timer_del(&c->timer); /* its function may still be returning */
@@ -286,7 +300,7 @@ static goc_ctx *ctx_new(goc_ctx *parent, int kind) {
 
 /* Go's propagateCancel: joins the set of parent's owner, or is cancelled at
    once if that owner is already. c is new: nobody else can see it yet. */
-static void propagate(goc_ctx *c, struct drops *d) {
+static void propagate(goc_ctx *c) {
     goc_ctx *po = c->parent->owner;
     if (!po)
         return; /* nothing above can ever be cancelled */
@@ -295,8 +309,9 @@ static void propagate(goc_ctx *c, struct drops *d) {
     if (err) {
         int cause = atomic_load_explicit(&po->cause, memory_order_relaxed);
         goc__lock_release(&po->lock);
+        struct cancel_op op = {err, cause, NULL};
         goc__lock_acquire(&c->lock);
-        cancel_locked(c, err, cause, d);
+        cancel_locked(c, &op); /* a new context: nothing on the work list */
         goc__lock_release(&c->lock);
         return;
     }
@@ -311,18 +326,14 @@ goc_ctx *goc_ctx_background(void) {
 
 goc_ctx *goc_ctx_with_cancel(goc_ctx *parent) {
     goc_ctx *c = ctx_new(parent, CTX_CANCEL);
-    struct drops d = {0};
-    propagate(c, &d);
-    drops_run(&d);
+    propagate(c);
     return c;
 }
 
 /* The goroutine a deadline timer starts; it owns the timer's reference. */
 static void deadline_run(void *arg) {
     goc_ctx *c = arg;
-    struct drops d = {0};
-    ctx_cancel(c, true, ETIMEDOUT, c->deadline_cause, &d);
-    drops_run(&d);
+    ctx_cancel(c, ETIMEDOUT, c->deadline_cause);
     ctx_unref(c);
 }
 
@@ -342,10 +353,9 @@ goc_ctx *goc_ctx_with_deadline_cause(goc_ctx *parent, int64_t t, int cause) {
     goc_ctx *c = ctx_new(parent, CTX_TIMER);
     c->deadline = t;
     c->deadline_cause = cause ? cause : ETIMEDOUT;
-    struct drops d = {0};
-    propagate(c, &d);
+    propagate(c);
     if (goc_now() >= t) {
-        ctx_cancel(c, true, ETIMEDOUT, c->deadline_cause, &d);
+        ctx_cancel(c, ETIMEDOUT, c->deadline_cause);
     } else {
         goc__lock_acquire(&c->lock);
         if (!atomic_load_explicit(&c->err, memory_order_relaxed)) {
@@ -358,7 +368,6 @@ goc_ctx *goc_ctx_with_deadline_cause(goc_ctx *parent, int64_t t, int cause) {
         }
         goc__lock_release(&c->lock);
     }
-    drops_run(&d);
     return c;
 }
 
@@ -403,9 +412,7 @@ goc_ctx *goc_ctx_without_cancel(goc_ctx *parent) {
 void goc_ctx_cancel_cause(goc_ctx *ctx, int cause) {
     if (!ctx || !cancellable(ctx))
         return;
-    struct drops d = {0};
-    ctx_cancel(ctx, true, ECANCELED, cause ? cause : ECANCELED, &d);
-    drops_run(&d);
+    ctx_cancel(ctx, ECANCELED, cause ? cause : ECANCELED);
 }
 
 void goc_ctx_cancel(goc_ctx *ctx) {
