@@ -256,27 +256,6 @@ static inline void unlock_and_wake(goc_chan *c, chan_waiter *s) {
     goc__parker_wake(pk);
 }
 
-/* ------------------------------------------------------------------------ */
-/* The lock-free readiness checks (Go's full and empty).                    */
-
-/* A send would block. Reads without the lock: the answer was true at some
-   moment during the call, which is all a non-blocking send promises. */
-static inline bool chan_full(goc_chan *c) {
-    if (c->unbounded)
-        return false;
-    if (c->cap == 0)
-        return atomic_load_explicit(&c->recvq.first, memory_order_relaxed) == NULL;
-    return atomic_load_explicit(&c->count, memory_order_relaxed) == c->cap;
-}
-
-/* A receive would block. acquire: the caller's later load of closed must not
-   move above this one (see try_recv). */
-static inline bool chan_empty(goc_chan *c) {
-    if (c->cap == 0 && !c->unbounded)
-        return atomic_load_explicit(&c->sendq.first, memory_order_acquire) == NULL;
-    return atomic_load_explicit(&c->count, memory_order_acquire) == 0;
-}
-
 static __attribute__((noreturn)) void block_forever(const char *reason) {
     goc__parker pk;
     goc__parker_init(&pk);
@@ -297,7 +276,7 @@ static bool chan_send(goc_chan *c, const void *elem, bool block) {
        never becomes ready for sending again, so if we saw it open and full,
        there was a moment when it was both (Go's argument in chansend).
        relaxed: no data is read on this path. */
-    if (!block && !atomic_load_explicit(&c->closed, memory_order_relaxed) && chan_full(c))
+    if (!block && !atomic_load_explicit(&c->closed, memory_order_relaxed) && goc__chan_full(c))
         return false;
 
     goc__lock_acquire(&c->lock);
@@ -345,13 +324,13 @@ static bool chan_recv(goc_chan *c, void *out, bool block, bool *ok) {
     }
     size_t size = c->elem_size;
     /* Fast path for a non-blocking receive that cannot proceed. Empty is
-       seen first, then closed (the acquire in chan_empty keeps the order):
+       seen first, then closed (the acquire in goc__chan_empty keeps the order):
        if still open, it was empty and open at one moment; if closed, the
        second look at empty decides, since a closed channel cannot refill. */
-    if (!block && chan_empty(c)) {
+    if (!block && goc__chan_empty(c)) {
         if (!atomic_load_explicit(&c->closed, memory_order_acquire)) /* pairs with close's store */
             return false;
-        if (chan_empty(c)) {
+        if (goc__chan_empty(c)) {
             if (out && size)
                 memset(out, 0, size);
             *ok = false;

@@ -73,4 +73,24 @@ GOC_HIDDEN void goc__chan_buf_put(goc_chan *c, const void *elem);
 GOC_HIDDEN void goc__chan_buf_get(goc_chan *c, void *out);
 GOC_HIDDEN __attribute__((noreturn)) void goc__chan_panic_send_closed(void);
 
+/* ---- the lock-free readiness checks (Go's full and empty) ---- */
+
+/* A send would block. Reads without the lock: the answer was true at some
+   moment during the call, which is all a non-blocking send promises. */
+static inline bool goc__chan_full(goc_chan *c) {
+    if (c->unbounded)
+        return false;
+    if (c->cap == 0)
+        return atomic_load_explicit(&c->recvq.first, memory_order_relaxed) == NULL;
+    return atomic_load_explicit(&c->count, memory_order_relaxed) == c->cap;
+}
+
+/* A receive would block. acquire: the caller's later load of closed must not
+   move above this one (see chan_recv's fast path). */
+static inline bool goc__chan_empty(goc_chan *c) {
+    if (!c->unbounded && c->cap == 0) /* cap changes only for unbounded channels */
+        return atomic_load_explicit(&c->sendq.first, memory_order_acquire) == NULL;
+    return atomic_load_explicit(&c->count, memory_order_acquire) == 0;
+}
+
 #endif

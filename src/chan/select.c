@@ -1,7 +1,10 @@
 /* select: Go's runtime/select.go (selectgo) for goroutines and plain threads.
  *
- * 1. Lock every channel of the cases in address order (each once), so two
- *    selects over the same channels cannot deadlock.
+ * 0. Beyond Go: look without locks, in poll order, for a case that seems
+ *    ready, and try it under its own channel's lock only; a select only has
+ *    to run one ready case, so when one is ready this is the whole select.
+ * 1. Otherwise lock every channel of the cases in address order (each
+ *    once), so two selects over the same channels cannot deadlock.
  * 2. Poll the cases in a random order (array order for goc_select_ordered);
  *    the first that can proceed runs, and the select returns.
  * 3. Otherwise queue one waiter per channel case, all sharing one parker, and
@@ -124,6 +127,61 @@ static inline int64_t case_deadline(const goc_case *cs, int64_t now) {
     return t < 0 ? 0 : t;
 }
 
+enum { POLL_NOT_READY, POLL_DONE, POLL_CLOSED, POLL_SEND_CLOSED };
+
+/* Runs case cs if it can proceed now. Its channel (if any) is locked by
+   the caller. On POLL_DONE with a peer, the caller wakes the peer after
+   unlocking; POLL_SEND_CLOSED means the caller must unlock and panic. */
+static int poll_case(goc_case *cs, int64_t now, chan_waiter **peer) {
+    goc_chan *c = cs->_chan;
+    switch (cs->_kind) {
+    case GOC_CASE_RECV_:
+        if ((*peer = goc__chan_dequeue(&c->sendq))) {
+            goc__chan_recv_from(c, *peer, cs->_elem);
+            return POLL_DONE;
+        }
+        if (atomic_load_explicit(&c->count, memory_order_relaxed) > 0) {
+            goc__chan_buf_get(c, cs->_elem);
+            return POLL_DONE;
+        }
+        if (atomic_load_explicit(&c->closed, memory_order_relaxed))
+            return POLL_CLOSED;
+        return POLL_NOT_READY;
+    case GOC_CASE_SEND_:
+        if (atomic_load_explicit(&c->closed, memory_order_relaxed))
+            return POLL_SEND_CLOSED;
+        if ((*peer = goc__chan_dequeue(&c->recvq))) {
+            goc__chan_send_to(c, *peer, cs->_elem);
+            return POLL_DONE;
+        }
+        if (c->unbounded || atomic_load_explicit(&c->count, memory_order_relaxed) < c->cap) {
+            goc__chan_buf_put(c, cs->_elem);
+            return POLL_DONE;
+        }
+        return POLL_NOT_READY;
+    default: /* a timeout or deadline */
+        return case_deadline(cs, now) <= now ? POLL_DONE : POLL_NOT_READY;
+    }
+}
+
+/* After poll_case succeeded and every lock is released. */
+static void finish_case(goc_case *cs, int r, chan_waiter *peer) {
+    if (r == POLL_SEND_CLOSED)
+        goc__chan_panic_send_closed();
+    if (peer)
+        goc__parker_wake(&peer->w->pk);
+    if (cs->_kind == GOC_CASE_RECV_)
+        recv_done(cs, r == POLL_DONE);
+}
+
+/* Looks, without locks, whether case cs could proceed (a hint only). */
+static inline bool looks_ready(const goc_case *cs) {
+    goc_chan *c = cs->_chan;
+    if (cs->_kind == GOC_CASE_RECV_)
+        return !goc__chan_empty(c) || atomic_load_explicit(&c->closed, memory_order_relaxed);
+    return !goc__chan_full(c) || atomic_load_explicit(&c->closed, memory_order_relaxed);
+}
+
 static int do_select(goc_case *cases, size_t n, bool block, bool ordered) {
     if (n > UINT32_MAX / 2)
         goc_panic("goc_select: too many cases (%zu)", n);
@@ -199,6 +257,33 @@ static int do_select(goc_case *cases, size_t n, bool block, bool ordered) {
         return result;
     }
 
+    /* Pass 0: the first case that looks ready in poll order, under its own
+       lock only. Running one ready case is all a select does, so this is
+       Go's select without taking every lock when something is ready; only
+       "nothing is ready" needs all the locks at once (pass 1). */
+    for (size_t k = 0; k < npoll; k++) {
+        int i = (int)pollorder[k];
+        goc_case *cs = &cases[i];
+        if (!cs->_chan) {
+            if (case_deadline(cs, now) <= now) {
+                free(heap);
+                return i;
+            }
+            continue;
+        }
+        if (!looks_ready(cs))
+            continue;
+        goc__lock_acquire(&cs->_chan->lock);
+        chan_waiter *peer = NULL;
+        int r = poll_case(cs, now, &peer);
+        goc__lock_release(&cs->_chan->lock);
+        if (r != POLL_NOT_READY) {
+            free(heap);
+            finish_case(cs, r, peer);
+            return i;
+        }
+    }
+
     sort_lockorder(cases, lockorder, nlock);
     sel s = {cases, lockorder, nlock};
     sel_lock(&s);
@@ -206,59 +291,13 @@ static int do_select(goc_case *cases, size_t n, bool block, bool ordered) {
     /* Pass 1: the first ready case in poll order. */
     for (size_t k = 0; k < npoll; k++) {
         int i = (int)pollorder[k];
-        goc_case *cs = &cases[i];
-        goc_chan *c = cs->_chan;
-        chan_waiter *peer;
-        switch (cs->_kind) {
-        case GOC_CASE_RECV_:
-            if ((peer = goc__chan_dequeue(&c->sendq))) {
-                goc__chan_recv_from(c, peer, cs->_elem);
-                sel_unlock(&s);
-                goc__parker_wake(&peer->w->pk);
-                recv_done(cs, true);
-                goto done;
-            }
-            if (atomic_load_explicit(&c->count, memory_order_relaxed) > 0) {
-                goc__chan_buf_get(c, cs->_elem);
-                sel_unlock(&s);
-                recv_done(cs, true);
-                goto done;
-            }
-            if (atomic_load_explicit(&c->closed, memory_order_relaxed)) {
-                sel_unlock(&s);
-                recv_done(cs, false);
-                goto done;
-            }
-            break;
-        case GOC_CASE_SEND_:
-            if (atomic_load_explicit(&c->closed, memory_order_relaxed)) {
-                sel_unlock(&s);
-                free(heap);
-                goc__chan_panic_send_closed();
-            }
-            if ((peer = goc__chan_dequeue(&c->recvq))) {
-                goc__chan_send_to(c, peer, cs->_elem);
-                sel_unlock(&s);
-                goc__parker_wake(&peer->w->pk);
-                goto done;
-            }
-            if (c->unbounded || atomic_load_explicit(&c->count, memory_order_relaxed) < c->cap) {
-                goc__chan_buf_put(c, cs->_elem);
-                sel_unlock(&s);
-                goto done;
-            }
-            break;
-        default: { /* a timeout or deadline */
-            if (case_deadline(cs, now) <= now) {
-                sel_unlock(&s);
-                goto done;
-            }
-            break;
-        }
-        }
-        continue;
-    done:
+        chan_waiter *peer = NULL;
+        int r = poll_case(&cases[i], now, &peer);
+        if (r == POLL_NOT_READY)
+            continue;
+        sel_unlock(&s);
         free(heap);
+        finish_case(&cases[i], r, peer);
         return i;
     }
 
