@@ -280,6 +280,8 @@ typedef struct goc__sched_t {
     goc__lock gfree_lock;
     goc__g *gfree;                  /* global free list, under gfree_lock */
     _Atomic int ngfree;             /* its length; read without the lock as a hint */
+    goc__g *gtrimmed;               /* free Gs whose stack pages went back to the kernel */
+    _Atomic bool gtrimmed_nonempty; /* hint, read without the lock */
     _Atomic uint64_t goidgen;
     _Atomic uint32_t epoch;         /* incremented when a goc_run ends */
     _Atomic bool running;           /* inside goc_run */

@@ -474,7 +474,7 @@ static void gfput(goc__p *p, goc__g *g) {
         goc__lock_acquire(&goc__sched.gfree_lock);
         tail->schedlink = goc__sched.gfree;
         goc__sched.gfree = head;
-        goc__sched.ngfree += n;
+        atomic_fetch_add_explicit(&goc__sched.ngfree, n, memory_order_relaxed);
         goc__lock_release(&goc__sched.gfree_lock);
     }
 }
@@ -487,12 +487,23 @@ static goc__g *gfget(goc__p *p, size_t size) {
         while (p->ngfree < GFREE_LOCAL_MAX / 2 && goc__sched.gfree) {
             goc__g *x = goc__sched.gfree;
             goc__sched.gfree = x->schedlink;
-            goc__sched.ngfree--;
+            atomic_fetch_sub_explicit(&goc__sched.ngfree, 1, memory_order_relaxed);
             x->schedlink = p->gfree;
             p->gfree = x;
             p->ngfree++;
         }
         goc__lock_release(&goc__sched.gfree_lock);
+    }
+    if (p && !p->gfree && atomic_load_explicit(&goc__sched.gtrimmed_nonempty, memory_order_relaxed)) {
+        goc__lock_acquire(&goc__sched.gfree_lock);
+        goc__g *x = goc__sched.gtrimmed;
+        if (x)
+            goc__sched.gtrimmed = x->schedlink;
+        atomic_store_explicit(&goc__sched.gtrimmed_nonempty, goc__sched.gtrimmed != NULL,
+                              memory_order_relaxed);
+        goc__lock_release(&goc__sched.gfree_lock);
+        if (x)
+            return x;
     }
     if (p && p->gfree) {
         goc__g *g = p->gfree;
@@ -505,7 +516,7 @@ static goc__g *gfget(goc__p *p, size_t size) {
         goc__g *g = goc__sched.gfree;
         if (g) {
             goc__sched.gfree = g->schedlink;
-            goc__sched.ngfree--;
+            atomic_fetch_sub_explicit(&goc__sched.ngfree, 1, memory_order_relaxed);
         }
         goc__lock_release(&goc__sched.gfree_lock);
         return g;
@@ -1068,10 +1079,47 @@ static void *m_main(void *arg) {
 }
 
 /* ------------------------------------------------------------------------ */
-/* sysmon: wakes an M when a busy P keeps queued work waiting.              */
+/* sysmon: wakes an M when a busy P keeps queued work waiting, and gives    */
+/* the pages of surplus pooled stacks back to the kernel.                   */
 
+#define GFREE_KEEP 256     /* pooled stacks kept committed; beyond, pages go back */
 #define SYSMON_MIN_US 20      /* as Go: first delay */
 #define SYSMON_MAX_US 10000   /* as Go: delay after 50 idle rounds, doubling */
+#define TRIM_BUSY 64       /* stacks trimmed per sysmon round while busy */
+#define TRIM_IDLE 16       /* per 10 ms while idle: about 6% of a core (madvise ~40 us a page) */
+
+/* Trims up to max stacks beyond GFREE_KEEP in the global free list and
+   moves them to the trimmed list, which gfget uses only when the first is
+   empty. The madvise calls run without the lock: the batch is off both lists
+   meanwhile. Returns whether untrimmed stacks beyond GFREE_KEEP remain. */
+static bool trim_gfree(int max) {
+    if (atomic_load_explicit(&goc__sched.ngfree, memory_order_relaxed) <= GFREE_KEEP)
+        return false;
+    goc__g *batch = NULL, *last = NULL;
+    int n = 0;
+    goc__lock_acquire(&goc__sched.gfree_lock);
+    while (n < max && atomic_load(&goc__sched.ngfree) > GFREE_KEEP) {
+        goc__g *g = goc__sched.gfree;
+        goc__sched.gfree = g->schedlink;
+        atomic_fetch_sub(&goc__sched.ngfree, 1);
+        g->schedlink = batch;
+        batch = g;
+        if (!last)
+            last = g;
+        n++;
+    }
+    goc__lock_release(&goc__sched.gfree_lock);
+    for (goc__g *g = batch; g; g = g->schedlink)
+        goc__stack_trim(g);
+    if (batch) {
+        goc__lock_acquire(&goc__sched.gfree_lock);
+        last->schedlink = goc__sched.gtrimmed;
+        goc__sched.gtrimmed = batch;
+        atomic_store_explicit(&goc__sched.gtrimmed_nonempty, true, memory_order_relaxed);
+        goc__lock_release(&goc__sched.gfree_lock);
+    }
+    return atomic_load_explicit(&goc__sched.ngfree, memory_order_relaxed) > GFREE_KEEP;
+}
 
 static void *sysmon_main(void *arg) {
     (void)arg;
@@ -1088,13 +1136,16 @@ static void *sysmon_main(void *arg) {
             if (atomic_load(&goc__sched.running) && atomic_load(&goc__sched.npidle) < gmp) {
                 atomic_store(&sysmon_sleeping, false);
             } else {
+                /* Idle: finish trimming pooled stacks slowly, then sleep. */
                 while (atomic_load(&sysmon_wake) == 0)
-                    goc__futex_wait(&sysmon_wake, 0, -1);
+                    goc__futex_wait(&sysmon_wake, 0,
+                                    trim_gfree(TRIM_IDLE) ? goc_now() + 10 * GOC_MILLISECOND : -1);
             }
             delay = SYSMON_MIN_US;
             idle = 0;
         }
         usleep(delay);
+        trim_gfree(TRIM_BUSY);
         bool woke = false;
         if (atomic_load(&goc__sched.npidle) > 0 && atomic_load(&goc__sched.nmspinning) == 0) {
             int n = atomic_load(&goc__sched.nallp);

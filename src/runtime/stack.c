@@ -187,6 +187,7 @@ goc__g *goc__stack_alloc(size_t size) {
 }
 
 void goc__stack_reuse(goc__g *g) {
+    g->trimmed = false;
 #if GOC_ASAN
     /* Uninstrumented code (libc) leaves stale poison behind: clear it. */
     ASAN_UNPOISON_MEMORY_REGION(g->stack_lo, (size_t)(g->stack_hi - g->stack_lo));
