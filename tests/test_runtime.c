@@ -3,6 +3,7 @@
 #include "t.h"
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/resource.h>
 
@@ -218,6 +219,27 @@ static int ret_main(void *arg) {
     T_CHECK_EQ(goc_id(), 1);
     T_CHECK(goc_num_goroutine() >= 1);
     return (int)(intptr_t)arg;
+}
+
+static _Atomic int early_ran;
+static goc_wg early_wg;
+static void early_fn(void *arg) {
+    (void)arg;
+    atomic_store(&early_ran, 1);
+    goc_wg_done(&early_wg);
+}
+static int early_main(void *arg) {
+    (void)arg;
+    goc_wg_wait(&early_wg);
+    return atomic_load(&early_ran);
+}
+
+/* goc_go before goc_run: the goroutine runs once goc_run does. */
+static void test_go_before_run(void) {
+    goc_wg_add(&early_wg, 1);
+    goc_go(early_fn, NULL);
+    T_CHECK_EQ(atomic_load(&early_ran), 0);
+    T_CHECK_EQ(goc_run(early_main, NULL), 1);
 }
 
 static void test_run_twice(void) {
@@ -652,6 +674,48 @@ static void child_quit(void) {
     goc_run(quit_main, NULL);
 }
 
+static int leaks_main(void *arg) {
+    (void)arg;
+    goc_go_opts(dump_waiter, NULL, &(goc_go_options){.name = "leaked"});
+    goc_wg_add(&dump_gate, 1);
+    goc_yield();
+    return 0;
+}
+static void child_leaks(void) {
+    goc_run(leaks_main, NULL);
+    exit(0);
+}
+
+/* A plain thread dumps until every goroutine is asleep on a timer. */
+static void *timers_note_dumper(void *arg) {
+    (void)arg;
+    int64_t deadline = goc_now() + 20 * GOC_SECOND;
+    while (goc_now() < deadline) {
+        char *text = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&text, &len);
+        goc_dump(f);
+        fclose(f);
+        if (strstr(text, "pending timer")) {
+            fputs(text, stderr);
+            exit(3);
+        }
+        free(text);
+        sched_yield();
+    }
+    exit(4);
+}
+static int timers_note_main(void *arg) {
+    (void)arg;
+    pthread_t t;
+    pthread_create(&t, NULL, timers_note_dumper, NULL);
+    goc_sleep(30 * GOC_SECOND);
+    return 0;
+}
+static void child_timers_note(void) {
+    goc_run(timers_note_main, NULL);
+}
+
 static void child_panic(void) {
     goc_panic("boom %d", 42);
 }
@@ -663,6 +727,10 @@ static void test_misuse(void) {
     T_CHILD_DIES("negative_wg", NULL, 2, "panic: sync: negative WaitGroup counter");
     T_CHILD_DIES("panic", NULL, 2, "panic: boom 42");
     T_CHILD_DIES("quit", NULL, 2, "SIGQUIT: quit");
+    T_CHILD_DIES("leaks", "GOC_DEBUG=leaks=1", 0, "1 goroutine(s) still alive when main returned");
+    T_CHILD_DIES("leaks", "GOC_DEBUG=leaks=1", 0, "name \"leaked\"");
+    T_CHILD_DIES("timers_note", NULL, 3, "goroutine 1 [sleep]:");
+    T_CHILD_DIES("timers_note", NULL, 3, "only 1 pending timer keeps the program alive");
 #if !defined(GOC_SANITIZER_BUILD)
     /* Under ASan and TSan the sanitizers claim the stack overflow first. */
     T_CHILD_DIES("overflow", NULL, 2, "fatal error: stack overflow");
@@ -676,18 +744,18 @@ static void test_misuse(void) {
 
 int main(int argc, char **argv) {
     static const t_case cases[] = {
-        T_CASE(test_run_twice),        T_CASE(test_million_goroutines), T_CASE(test_million_parked),
+        T_CASE(test_idle_no_cpu),      T_CASE(test_go_before_run),      T_CASE(test_run_twice),        T_CASE(test_million_goroutines), T_CASE(test_million_parked),
         T_CASE(test_fairness_respawn), T_CASE(test_parallel_threads),   T_CASE(test_go_copy),
         T_CASE(test_pthread_waits_wg), T_CASE(test_sleep_parks),        T_CASE(test_many_sleepers),
         T_CASE(test_yield),            T_CASE(test_errno_preserved),    T_CASE(test_maxprocs_runtime),
-        T_CASE(test_dump),             T_CASE(test_shuffle_stress),     T_CASE(test_idle_no_cpu),
+        T_CASE(test_dump),             T_CASE(test_shuffle_stress),
         T_CASE(test_misuse),
     };
     static const t_case children[] = {
         {"deadlock", child_deadlock}, {"deadlock_two", child_deadlock_two},
         {"negative_wg", child_negative_wg}, {"overflow", child_overflow},
         {"canary", child_canary}, {"quit", child_quit}, {"panic", child_panic},
-        {"tree", child_tree},
+        {"tree", child_tree}, {"leaks", child_leaks}, {"timers_note", child_timers_note},
     };
     return T_RUN(cases, children);
 }
