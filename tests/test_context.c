@@ -34,6 +34,11 @@ static bool wait_done(goc_ctx *c) {
     return goc_sleep_ctx(c, LONG_WAIT) != 0;
 }
 
+/* Goroutines that hold references finish before their test returns (goc_run
+   abandons goroutines still alive when main returns: their references would
+   leak). */
+static goc_wg helpers;
+
 /* ---- TestBackground ---- */
 
 static int background_main(void *arg) {
@@ -320,6 +325,7 @@ static void interlocked_fn(void *arg) {
     goc_ctx_cancel(cs[1]);
     goc_ctx_drop(cs[1]);
     goc_ctx_drop(cs[0]);
+    goc_wg_done(&helpers);
 }
 
 static int interlocked_main(void *arg) {
@@ -327,11 +333,13 @@ static int interlocked_main(void *arg) {
     goc_ctx *parent = goc_ctx_with_cancel(goc_ctx_background());
     goc_ctx *child = goc_ctx_with_timeout(parent, GOC_HOUR);
     goc_ctx *cs[2] = {goc_ctx_retain(parent), goc_ctx_retain(child)};
+    goc_wg_add(&helpers, 1);
     goc_go_copy(interlocked_fn, cs, sizeof cs);
     goc_ctx_cancel(parent);
     T_CHECK(wait_done(child));
     goc_ctx_release(child);
     goc_ctx_release(parent);
+    goc_wg_wait(&helpers);
     return 0;
 }
 static void test_interlocked_cancels(void) { goc_run(interlocked_main, NULL); }
@@ -613,6 +621,7 @@ static void race_fn(void *arg) {
 static void race_cancel(void *arg) {
     goc_ctx_cancel(arg);
     goc_ctx_drop(arg); /* its own reference, taken before it started */
+    goc_wg_done(&helpers);
 }
 
 static int after_race_main(void *arg) {
@@ -623,6 +632,7 @@ static int after_race_main(void *arg) {
     for (intptr_t i = 0; i < rounds; i++) {
         goc_ctx *c = goc_ctx_with_cancel(goc_ctx_background());
         goc_ctx_after *a = goc_ctx_after_func(c, race_fn, (void *)i);
+        goc_wg_add(&helpers, 1);
         go(race_cancel, goc_ctx_retain(c));
         if (i & 1)
             goc_yield();
@@ -635,6 +645,7 @@ static int after_race_main(void *arg) {
         T_CHECK(goc_chan_recv(race_ran, NULL));
     goc_sleep(20 * MS); /* a function that should not run would have by now */
     T_CHECK_EQ(goc_chan_len(race_ran), 0);
+    goc_wg_wait(&helpers);
     goc_chan_free(race_ran);
     return 0;
 }
@@ -646,6 +657,7 @@ static void cancel_after(void *arg) {
     goc_sleep(20 * MS); /* only lets time pass before the cancel */
     goc_ctx_cancel(arg);
     goc_ctx_drop(arg);
+    goc_wg_done(&helpers);
 }
 
 static void *thread_sleep(void *arg) {
@@ -663,6 +675,7 @@ static int sleep_ctx_main(void *arg) {
     /* never-cancellable contexts just sleep */
     T_CHECK_EQ(goc_sleep_ctx(goc_ctx_background(), 1 * MS), 0);
     /* cut short by a cancel from another goroutine */
+    goc_wg_add(&helpers, 1);
     go(cancel_after, goc_ctx_retain(c));
     t0 = goc_now();
     T_CHECK_EQ(goc_sleep_ctx(c, LONG_WAIT), ECANCELED);
@@ -681,6 +694,7 @@ static int sleep_ctx_main(void *arg) {
     c = goc_ctx_with_cancel(goc_ctx_background());
     pthread_t th;
     pthread_create(&th, NULL, thread_sleep, c);
+    goc_wg_add(&helpers, 1);
     go(cancel_after, goc_ctx_retain(c));
     T_CHECK_EQ(goc_sleep_ctx(c, LONG_WAIT), ECANCELED);
     void *res = NULL;
@@ -689,6 +703,7 @@ static int sleep_ctx_main(void *arg) {
     goc_blocking_end();
     T_CHECK_EQ((intptr_t)res, ECANCELED);
     goc_ctx_release(c);
+    goc_wg_wait(&helpers);
     return 0;
 }
 static void test_sleep_ctx(void) { goc_run(sleep_ctx_main, NULL); }
