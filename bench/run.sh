@@ -4,8 +4,9 @@
 # Builds the Go anchors (../shared/bench/go/w*_*, beside the repository, and
 # this repository's bench/go/w*_*), and runs each one and its C twin
 # (BUILD/bench/wN_name, built from bench/wN_name.c) RUNS times, alternating
-# them, under /usr/bin/time for peak RSS. The workloads with a one-thread
-# variant (W2..W5) run a second time with GOMAXPROCS=1 / GOC_MAXPROCS=1.
+# them, under /usr/bin/time for peak RSS. The workloads whose targets hold
+# for one thread too (W2..W6, W10; the Go anchor's run.sh has W2..W5) run a
+# second time with GOMAXPROCS=1 / GOC_MAXPROCS=1.
 # Prints one table: per program, threads and figure, the median of each side
 # and goc/Go (lower is better for times and memory; correctness figures such
 # as totals are checked: equal or DIFFERENT). A program whose C twin does not
@@ -28,7 +29,7 @@ runs=${RUNS:-3}
 build=${BUILD:-build/release}
 case $build in /*) ;; *) build=$root/$build ;; esac
 gobench=${GOBENCH:-$root/../shared/bench/go}
-one_thread=" w2_skynet w3_pingpong w4_yield w5_buffered "
+one_thread=" w2_skynet w3_pingpong w4_yield w5_buffered w6_select w10_sieve "
 timecmd=/usr/bin/time
 
 md=0
