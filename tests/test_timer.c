@@ -280,12 +280,15 @@ static int after_many_main(void *arg) {
     int n = 20000 / SCALE;
     atomic_store(&after_ran, 0);
     goc_timer **ts = malloc((size_t)n * sizeof *ts);
+    goc_wg_add(&many_after_wg, n); /* each stopped one is done here instead */
     for (int i = 0; i < n; i++)
         ts[i] = goc_after_func((i % 10) * GOC_MICROSECOND * 100, after_done, NULL);
     int stopped = 0;
     for (int i = 0; i < n; i += 2)
-        stopped += goc_timer_stop(ts[i]);
-    goc_wg_add(&many_after_wg, n - stopped);
+        if (goc_timer_stop(ts[i])) {
+            stopped++;
+            goc_wg_done(&many_after_wg);
+        }
     goc_wg_wait(&many_after_wg);
     T_CHECK_EQ(atomic_load(&after_ran), n - stopped);
     for (int i = 0; i < n; i++)
