@@ -189,7 +189,7 @@ GOC_NO_TSAN void goc__dump_all(FILE *out, bool to_fd2) {
         live++;
         active++;
     }
-    for (goc__g *g = goc__sched.allgs; g; g = g->allnext) {
+    for (goc__g *g = atomic_load_explicit(&goc__sched.allgs, memory_order_acquire); g; g = g->allnext) {
         int st = atomic_load_explicit(&g->status, memory_order_relaxed);
         if (g == self || st == G_IDLE || st == G_DEAD || g->epoch != epoch || g->id == 0)
             continue;

@@ -254,6 +254,7 @@ struct goc__m {
     goc__g *after_g;
     void *after_arg;
     uint64_t rand;
+    int in_step;                    /* running an after-switch step or timers: never switch */
     void *altstack;
     _Atomic int64_t sleep_until;    /* idle: when it wakes for a timer (INT64_MIN: deciding) */
     sigset_t sigmask;               /* the creator's mask, restored once the thread is set up */
@@ -273,7 +274,7 @@ typedef struct goc__sched_t {
     _Atomic int gomaxprocs;
     goc__p *allp[GOC_MAX_PROCS];
     _Atomic int nallp;              /* Ps ever made */
-    goc__g *allgs;
+    _Atomic(goc__g *) allgs;        /* every G ever made, newest first; push-only */
     _Atomic int64_t ngoroutines;    /* live goroutines of the current run */
     _Atomic int64_t nblocking;      /* inside goc_blocking_begin/end */
     _Atomic int64_t nforeign;       /* plain threads that use goc and are not blocked in it */

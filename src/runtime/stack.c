@@ -8,10 +8,13 @@
  *   memory areas, and vm.max_map_count (65,530 by default) bounds those, so
  *   only a budget taken from that limit is guarded;
  * - beyond the budget, stacks are carved from large slabs without guards. The
- *   lowest CANARY_BYTES of such a stack must stay zero (fresh pages are);
+ *   CANARY_BYTES just below such a stack must stay zero (fresh pages are);
  *   they are checked at every switch away from the goroutine, and a non-zero
- *   byte is reported as a stack overflow. Zero as the canary costs no page:
- *   a never-written page reads as zeros without being committed.
+ *   byte is reported as a stack overflow. They are the top bytes of the
+ *   mapping below, whose G record already keeps that page resident, so the
+ *   check faults in no page of its own; every stack leaves its top
+ *   CANARY_BYTES unused for this. A slab's first slot is never handed out:
+ *   it only holds the canary of the second.
  *
  * Invariants:
  * - A stack never moves and is reused only after its goroutine has finished.
@@ -44,7 +47,7 @@ void __tsan_set_fiber_name(void *fiber, const char *name);
 #define MIN_STACK (16 * 1024)
 #define MAX_STACK (1024 * 1024 * 1024)
 #define CANARY_BYTES 64
-#define SLAB_STACKS 64              /* stacks per slab: one mmap for 16 MiB at the default size */
+#define SLAB_STACKS 1024            /* stacks per slab: 256 MiB of address space at the default size */
 #define MAP_COUNT_RESERVE 16384     /* kernel areas left for malloc, threads, libraries */
 #define ALTSTACK_SIZE (64 * 1024)
 
@@ -108,10 +111,11 @@ size_t goc__stack_default(void) {
     return round_page(size);
 }
 
-/* Fills in the G record at the top of a mapping. */
+/* Fills in the G record at the top of a mapping, below the canary bytes
+   that belong to the stack above it in a slab. */
 static goc__g *g_at_top(char *map_lo, size_t size, char *stack_lo) {
     size_t rec = (sizeof(goc__g) + 63) & ~(size_t)63;
-    goc__g *g = (goc__g *)(map_lo + size - rec);
+    goc__g *g = (goc__g *)(map_lo + size - CANARY_BYTES - rec);
     memset(g, 0, sizeof *g);
     g->map_lo = map_lo;
     g->stack_size = size;
@@ -131,7 +135,7 @@ static goc__g *slab_alloc(size_t size) {
             goc__lock_release(&slab_lock);
             return NULL;
         }
-        slab_next = s;
+        slab_next = s + size; /* slot 0 only holds slot 1's canary */
         slab_end = s + len;
         slab_stack_size = size;
     }
@@ -204,7 +208,7 @@ void goc__stack_trim(goc__g *g) {
 }
 
 bool goc__stack_canary_ok(goc__g *g) {
-    const uint64_t *c = (const uint64_t *)g->stack_lo;
+    const uint64_t *c = (const uint64_t *)(g->stack_lo - CANARY_BYTES);
     uint64_t acc = 0;
     for (int i = 0; i < CANARY_BYTES / 8; i++)
         acc |= c[i];
