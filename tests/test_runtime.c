@@ -676,8 +676,8 @@ static void child_quit(void) {
 
 static int leaks_main(void *arg) {
     (void)arg;
-    goc_go_opts(dump_waiter, NULL, &(goc_go_options){.name = "leaked"});
     goc_wg_add(&dump_gate, 1);
+    goc_go_opts(dump_waiter, NULL, &(goc_go_options){.name = "leaked"});
     goc_yield();
     return 0;
 }
