@@ -27,8 +27,8 @@ goc__switch:
 	stp d14, d15, [sp, #144]
 	mrs x9, fpcr
 	str x9, [sp, #160]
-	mov x9, sp
-	str x9, [x0]
+	mov x10, sp
+	str x10, [x0]
 	mov sp, x1
 	ldp x19, x20, [sp, #0]
 	ldp x21, x22, [sp, #16]
@@ -40,9 +40,12 @@ goc__switch:
 	ldp d10, d11, [sp, #112]
 	ldp d12, d13, [sp, #128]
 	ldp d14, d15, [sp, #144]
-	ldr x9, [sp, #160]
-	msr fpcr, x9
-	add sp, sp, #176
+	/* Writing fpcr can be slow: skip it when unchanged (x9 holds ours). */
+	ldr x10, [sp, #160]
+	cmp x9, x10
+	b.eq 1f
+	msr fpcr, x10
+1:	add sp, sp, #176
 	ret
 	.size goc__switch, .-goc__switch
 

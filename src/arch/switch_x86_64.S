@@ -27,10 +27,18 @@ goc__switch:
 	stmxcsr (%rsp)
 	fnstcw 4(%rsp)
 	movq %rsp, (%rdi)
+	movl (%rsp), %eax
+	movzwl 4(%rsp), %ecx
 	movq %rsi, %rsp
+	/* Loading the control words is slow (fldcw serialises): skip it when
+	   the other context's are the same, as they almost always are. */
+	cmpl (%rsp), %eax
+	je 1f
 	ldmxcsr (%rsp)
+1:	cmpw 4(%rsp), %cx
+	je 2f
 	fldcw 4(%rsp)
-	addq $8, %rsp
+2:	addq $8, %rsp
 	popq %r15
 	popq %r14
 	popq %r13

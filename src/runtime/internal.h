@@ -214,7 +214,7 @@ struct goc__g {
     void *tsan_fiber;
 };
 
-typedef void (*goc__after_fn)(goc__g *prev, void *arg);
+typedef void (*goc__after_fn)(goc__m *m, goc__g *prev, void *arg);
 
 struct goc__p {
     int id;
@@ -255,6 +255,7 @@ struct goc__m {
     void *after_arg;
     uint64_t rand;
     int in_step;                    /* running an after-switch step or timers: never switch */
+    int *errno_loc;                 /* this thread's errno (saves a TLS lookup per switch) */
     void *altstack;
     _Atomic int64_t sleep_until;    /* idle: when it wakes for a timer (INT64_MIN: deciding) */
     sigset_t sigmask;               /* the creator's mask, restored once the thread is set up */

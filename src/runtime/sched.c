@@ -129,13 +129,12 @@ static inline __attribute__((always_inline)) void switch_to(goc__g *from, goc__g
 /* Runs the step the previous context left for us (see the file comment),
    then this P's due timers: only here, after the step, are the locks of a
    parking goroutine released, which a timer's function may need. */
-static inline void run_after(void) {
-    goc__m *m = goc__getm();
+static inline void run_after(goc__m *m) {
     goc__after_fn f = m->after;
     if (f) {
         m->after = NULL;
         m->in_step++;
-        f(m->after_g, m->after_arg);
+        f(m, m->after_g, m->after_arg);
         m->in_step--;
     }
     goc__p *p = m->p;
@@ -836,7 +835,8 @@ static inline bool p_current(goc__p *p, goc__g *g) {
                       g->epoch == atomic_load_explicit(&goc__sched.epoch, memory_order_relaxed));
 }
 
-static void schedule_to(goc__m *m, goc__g *g, goc__g *next, goc__after_fn after, void *arg) {
+/* Returns the M that g resumed on (maybe another thread). */
+static goc__m *schedule_to(goc__m *m, goc__g *g, goc__g *next, goc__after_fn after, void *arg) {
     if (g->from_slab)
         goc__stack_check(g);
     m->after = after;
@@ -850,12 +850,14 @@ static void schedule_to(goc__m *m, goc__g *g, goc__g *next, goc__after_fn after,
         m->curg = NULL;
         switch_to(g, &m->g0);
     }
-    run_after();
+    m = goc__getm();
+    run_after(m);
+    return m;
 }
 
-static void schedule_from(goc__m *m, goc__g *g, goc__after_fn after, void *arg) {
+static goc__m *schedule_from(goc__m *m, goc__g *g, goc__after_fn after, void *arg) {
     goc__p *p = m->p;
-    schedule_to(m, g, p_current(p, g) ? find_local(p, false) : NULL, after, arg);
+    return schedule_to(m, g, p_current(p, g) ? find_local(p, false) : NULL, after, arg);
 }
 
 struct park_args {
@@ -864,7 +866,8 @@ struct park_args {
     goc__timer *timer;
 };
 
-static void park_after(goc__g *g, void *a) {
+static void park_after(goc__m *m, goc__g *g, void *a) {
+    (void)m;
     struct park_args *pa = a;
     /* Read everything first: once unlocked, g may run and pa vanish. */
     bool (*unlock)(void *) = pa->unlock;
@@ -887,20 +890,20 @@ static void park_impl(bool (*unlock)(void *), void *arg, const char *reason, goc
         goc__fatal("goc__park called outside a goroutine");
     g->wait_reason = reason;
     g->wait_since = coarse_now();
-    g->saved_errno = goc__errno_get();
+    int saved = *m->errno_loc;
     struct park_args pa = {unlock, arg, t};
-    schedule_from(m, g, park_after, &pa);
-    goc__errno_set(g->saved_errno);
+    m = schedule_from(m, g, park_after, &pa);
+    *m->errno_loc = saved; /* the errno of the thread we resumed on */
 }
 
 void goc__park(bool (*unlock)(void *), void *arg, const char *reason) {
     park_impl(unlock, arg, reason, NULL);
 }
 
-static void yield_after(goc__g *g, void *a) {
+static void yield_after(goc__m *m, goc__g *g, void *a) {
     (void)a;
     atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_relaxed);
-    runq_put_tail(goc__getm()->p, g);
+    runq_put_tail(m->p, g);
 }
 
 void goc_yield(void) {
@@ -920,21 +923,23 @@ void goc_yield(void) {
     goc__g *next = find_local(p, false);
     if (!next) {
         /* Nobody else here: run due timers and, if that readied someone, switch. */
-        if (atomic_load_explicit(&p->timer0, memory_order_relaxed) != INT64_MAX)
+        if (atomic_load_explicit(&p->timer0, memory_order_relaxed) != INT64_MAX) {
+            m->in_step++;
             goc__timers_run(p, goc_now());
+            m->in_step--;
+        }
         next = runq_get(p);
         if (!next)
             return;
     }
-    int saved = goc__errno_get();
+    int saved = *m->errno_loc;
     g->wait_reason = NULL;
-    schedule_to(m, g, next, yield_after, NULL);
-    goc__errno_set(saved);
+    m = schedule_to(m, g, next, yield_after, NULL);
+    *m->errno_loc = saved;
 }
 
-static void exit_after(goc__g *g, void *a) {
+static void exit_after(goc__m *m, goc__g *g, void *a) {
     (void)a;
-    goc__m *m = goc__getm();
     gfput(m->p, g);
 }
 
@@ -956,8 +961,9 @@ static void g_entry(void) {
 #if GOC_ASAN
     __sanitizer_finish_switch_fiber(NULL, NULL, NULL);
 #endif
-    run_after();
-    goc__g *g = goc__getm()->curg;
+    goc__m *m = goc__getm();
+    run_after(m);
+    goc__g *g = m->curg;
     g->fn(g->arg);
     goexit();
 }
@@ -1077,6 +1083,7 @@ static void m_init_thread(goc__m *m) {
     m->g0.stack_lo = lo;
     m->g0.stack_hi = (char *)lo + size;
     m->g0.id = 0;
+    m->errno_loc = &errno;
 #if GOC_TSAN
     m->g0.tsan_fiber = __tsan_get_current_fiber();
 #endif
@@ -1093,7 +1100,7 @@ static void *m_main(void *arg) {
         m->curg = g;
         atomic_store_explicit(&g->status, G_RUNNING, memory_order_relaxed);
         switch_to(&m->g0, g);
-        run_after();
+        run_after(m);
     }
     return NULL;
 }
