@@ -264,7 +264,9 @@ struct goc__m {
 /* Scheduler globals. */
 typedef struct goc__sched_t {
     goc__lock lock;                 /* global runq, idle P and M lists, allgs */
-    goc__g *runq_head, *runq_tail;
+    goc__g **runq;                  /* global run queue: a growable ring of G pointers */
+    uint32_t runq_cap, runq_first;  /* (an array, not a list through the Gs: taking a
+                                       batch then touches no G record) */
     _Atomic int runq_size;
     goc__p *pidle;
     _Atomic int npidle;

@@ -146,26 +146,56 @@ static inline void run_after(goc__m *m) {
 }
 
 /* ------------------------------------------------------------------------ */
-/* Global run queue (sched.lock held).                                      */
+/* Global run queue (sched.lock held). */
+
+static void globrunq_grow(uint32_t need) {
+    uint32_t size = (uint32_t)atomic_load_explicit(&goc__sched.runq_size, memory_order_relaxed);
+    if (size + need <= goc__sched.runq_cap)
+        return;
+    uint32_t cap = goc__sched.runq_cap ? goc__sched.runq_cap : 1024;
+    while (cap < size + need)
+        cap *= 2;
+    goc__g **q = malloc(cap * sizeof *q);
+    if (!q)
+        goc__fatal_nodump("out of memory growing the global run queue");
+    for (uint32_t i = 0; i < size; i++)
+        q[i] = goc__sched.runq[(goc__sched.runq_first + i) % goc__sched.runq_cap];
+    free(goc__sched.runq);
+    goc__sched.runq = q;
+    goc__sched.runq_cap = cap;
+    goc__sched.runq_first = 0;
+}
+
+static void globrunq_putbatch(goc__g **batch, uint32_t n) {
+    globrunq_grow(n);
+    uint32_t size = (uint32_t)atomic_load_explicit(&goc__sched.runq_size, memory_order_relaxed);
+    for (uint32_t i = 0; i < n; i++)
+        goc__sched.runq[(goc__sched.runq_first + size + i) % goc__sched.runq_cap] = batch[i];
+    atomic_store_explicit(&goc__sched.runq_size, (int)(size + n), memory_order_relaxed);
+}
 
 static void globrunq_put(goc__g *g) {
-    g->schedlink = NULL;
-    if (goc__sched.runq_tail)
-        goc__sched.runq_tail->schedlink = g;
-    else
-        goc__sched.runq_head = g;
-    goc__sched.runq_tail = g;
+    globrunq_putbatch(&g, 1);
+}
+
+/* Puts g at the front (the main goroutine runs first). */
+static void globrunq_push_front(goc__g *g) {
+    globrunq_grow(1);
+    goc__sched.runq_first = (goc__sched.runq_first + goc__sched.runq_cap - 1) % goc__sched.runq_cap;
+    goc__sched.runq[goc__sched.runq_first] = g;
     atomic_fetch_add_explicit(&goc__sched.runq_size, 1, memory_order_relaxed);
 }
 
-static void globrunq_putbatch(goc__g *head, goc__g *tail, int n) {
-    tail->schedlink = NULL;
-    if (goc__sched.runq_tail)
-        goc__sched.runq_tail->schedlink = head;
-    else
-        goc__sched.runq_head = head;
-    goc__sched.runq_tail = tail;
-    atomic_fetch_add_explicit(&goc__sched.runq_size, n, memory_order_relaxed);
+static goc__g *globrunq_pop(void) {
+    goc__g *g = goc__sched.runq[goc__sched.runq_first];
+    goc__sched.runq_first = (goc__sched.runq_first + 1) % goc__sched.runq_cap;
+    atomic_fetch_sub_explicit(&goc__sched.runq_size, 1, memory_order_relaxed);
+    return g;
+}
+
+static void globrunq_clear(void) {
+    goc__sched.runq_first = 0;
+    atomic_store(&goc__sched.runq_size, 0);
 }
 
 static bool runq_put_tail(goc__p *p, goc__g *g);
@@ -184,17 +214,9 @@ static goc__g *globrunq_get(goc__p *p, int max) {
         n = max;
     if (n > GOC_RUNQ_SIZE / 2)
         n = GOC_RUNQ_SIZE / 2;
-    atomic_fetch_sub_explicit(&goc__sched.runq_size, n, memory_order_relaxed);
-    goc__g *g = goc__sched.runq_head;
-    goc__sched.runq_head = g->schedlink;
-    n--;
-    for (; n > 0; n--) {
-        goc__g *g1 = goc__sched.runq_head;
-        goc__sched.runq_head = g1->schedlink;
-        runq_put_tail(p, g1);
-    }
-    if (!goc__sched.runq_head)
-        goc__sched.runq_tail = NULL;
+    goc__g *g = globrunq_pop();
+    for (n--; n > 0; n--)
+        runq_put_tail(p, globrunq_pop());
     return g;
 }
 
@@ -211,10 +233,8 @@ static bool runq_put_slow(goc__p *p, goc__g *g, uint32_t h, uint32_t t) {
                                                  memory_order_relaxed))
         return false;
     batch[n] = g;
-    for (uint32_t i = 0; i < n; i++)
-        batch[i]->schedlink = batch[i + 1];
     goc__lock_acquire(&goc__sched.lock);
-    globrunq_putbatch(batch[0], batch[n], (int)n + 1);
+    globrunq_putbatch(batch, n + 1);
     goc__lock_release(&goc__sched.lock);
     return true;
 }
@@ -1349,11 +1369,7 @@ int goc_run(int (*main_fn)(void *), void *arg) {
     g->is_main = true;
     /* the main goroutine runs first, as in Go */
     goc__lock_acquire(&goc__sched.lock);
-    g->schedlink = goc__sched.runq_head;
-    goc__sched.runq_head = g;
-    if (!goc__sched.runq_tail)
-        goc__sched.runq_tail = g;
-    atomic_fetch_add(&goc__sched.runq_size, 1);
+    globrunq_push_front(g);
     goc__lock_release(&goc__sched.lock);
     atomic_fetch_add(&goc__sched.ngoroutines, 0);
     startm(NULL, false);
@@ -1363,8 +1379,7 @@ int goc_run(int (*main_fn)(void *), void *arg) {
     goc__foreign_block_end();
     /* Abandon the goroutines left in the global queue. */
     goc__lock_acquire(&goc__sched.lock);
-    goc__sched.runq_head = goc__sched.runq_tail = NULL;
-    atomic_store(&goc__sched.runq_size, 0);
+    globrunq_clear();
     goc__lock_release(&goc__sched.lock);
     atomic_store(&goc__sched.ngoroutines, 0);
     return goc__sched.main_result;
