@@ -42,7 +42,10 @@ typedef struct goc_go_options {
 GOC_API int goc_run(int (*main_fn)(void *arg), void *arg);
 
 /* Starts a goroutine running fn(arg). Callable from goroutines and plain
-   threads (the goroutine then runs once goc_run is running). */
+   threads (the goroutine then runs once goc_run is running). When the
+   caller's run queue overflows (a loop starting goroutines faster than they
+   run), the caller yields once so that queued ones run: goc_go is then a
+   switch point, after which the caller may be on another thread. */
 GOC_API void goc_go(void (*fn)(void *arg), void *arg);
 
 /* As goc_go, but copies size bytes at arg onto the new goroutine's own stack
