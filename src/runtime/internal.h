@@ -143,6 +143,36 @@ GOC_HIDDEN void goc__timer_add(goc__timer *t);          /* t->when, fn, arg set;
 GOC_HIDDEN bool goc__timer_del(goc__timer *t);          /* true if it was pending */
 GOC_HIDDEN bool goc__timer_mod(goc__timer *t, int64_t when, int64_t period); /* true if it was pending */
 
+/* The network poller (netpoll.c): fd readiness over edge-triggered epoll.
+   A pollfd is registered once per fd; at most one reader and one writer wait
+   on it at a time. Records are reused, never freed. */
+typedef struct goc__pollfd {
+    goc__lock lock;
+    int fd;
+    uint32_t seq;                   /* bumped at close: stale events are dropped */
+    goc__parker *rwait, *wwait;     /* the waiting reader and writer */
+    bool rready, wready;            /* an edge came while nobody waited */
+    bool closing;
+    struct goc__pollfd *link;       /* free list */
+} goc__pollfd;
+#define GOC__POLL_READ 1
+#define GOC__POLL_WRITE 2
+/* Registers fd (which should be O_NONBLOCK). NULL and *err on failure. */
+GOC_HIDDEN goc__pollfd *goc__pollfd_open(int fd, int *err);
+/* Waits until fd may be ready for mode (one of READ, WRITE), the deadline
+   passes (ETIMEDOUT; deadline < 0: none) or the pollfd is closed (EBADF).
+   EBUSY if another waiter of that mode is already there. 0: retry the I/O. */
+GOC_HIDDEN int goc__pollfd_wait(goc__pollfd *pd, int mode, int64_t deadline);
+/* Wakes the waiters of mode (READ|WRITE) so they re-check (a deadline moved). */
+GOC_HIDDEN void goc__pollfd_wake(goc__pollfd *pd, int mode);
+/* Wakes every waiter with EBADF and unregisters fd (the caller closes it). */
+GOC_HIDDEN void goc__pollfd_close(goc__pollfd *pd);
+/* Scheduler side: polls, readying waiters; until: 0 don't block, INT64_MAX
+   no limit. Returns the number of events delivered. */
+GOC_HIDDEN int goc__netpoll(int64_t until);
+GOC_HIDDEN void goc__netpoll_break(void);
+GOC_HIDDEN bool goc__netpoll_inited(void);
+
 /* Fatal errors: print "fatal error: msg" (or "panic: msg"), a dump, exit 2. */
 GOC_HIDDEN void goc__fatal(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
 GOC_HIDDEN void goc__fatal_nodump(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
@@ -255,6 +285,7 @@ struct goc__m {
     void *after_arg;
     uint64_t rand;
     int in_step;                    /* running an after-switch step or timers: never switch */
+    _Atomic bool polling;           /* idle and blocked in epoll_wait (netpoll) */
     int *errno_loc;                 /* this thread's errno (saves a TLS lookup per switch) */
     void *altstack;
     _Atomic int64_t sleep_until;    /* idle: when it wakes for a timer (INT64_MIN: deciding) */
@@ -280,6 +311,10 @@ typedef struct goc__sched_t {
     _Atomic(goc__g *) allgs;        /* every G ever made, newest first; push-only */
     _Atomic int64_t ngoroutines;    /* live goroutines of the current run */
     _Atomic int64_t nblocking;      /* inside goc_blocking_begin/end */
+    _Atomic int64_t nnetwait;       /* waiters parked on fds (netpoll) */
+    _Atomic bool netpolling;        /* an idle M is blocked in epoll_wait */
+    _Atomic int64_t netpoll_until;  /* ... until then */
+    _Atomic int64_t last_poll;      /* when the network was last polled */
     _Atomic int64_t nforeign;       /* plain threads that use goc and are not blocked in it */
     goc__lock gfree_lock;
     goc__g *gfree;                  /* global free list, under gfree_lock */

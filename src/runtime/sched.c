@@ -437,7 +437,10 @@ static void startm(goc__p *p, bool spinning) {
         m->spinning = spinning;
         goc__lock_release(&goc__sched.lock);
         atomic_store_explicit(&m->park, 1, memory_order_release);
-        goc__futex_wake(&m->park, 1);
+        if (atomic_load(&m->polling))
+            goc__netpoll_break();
+        else
+            goc__futex_wake(&m->park, 1);
         return;
     }
     goc__lock_release(&goc__sched.lock);
@@ -633,6 +636,16 @@ static goc__g *findrunnable(goc__m *m) {
                 reset_spinning(m);
             return g;
         }
+        /* The network, without blocking, unless an idle M already blocks on it. */
+        if (atomic_load_explicit(&goc__sched.nnetwait, memory_order_relaxed) > 0 &&
+            !atomic_load_explicit(&goc__sched.netpolling, memory_order_relaxed)) {
+            atomic_store_explicit(&goc__sched.last_poll, goc_now(), memory_order_relaxed);
+            if (goc__netpoll(0) > 0 && (g = runq_get(p)) != NULL) {
+                if (m->spinning)
+                    reset_spinning(m);
+                return g;
+            }
+        }
         /* Steal, if not too many already spin (Go's limit: half the busy Ps). */
         int gmp = atomic_load(&goc__sched.gomaxprocs);
         int busy = gmp - atomic_load(&goc__sched.npidle);
@@ -756,7 +769,21 @@ static void stopm(goc__m *m) {
             continue;
         if (atomic_load_explicit(&m->park, memory_order_acquire) != 0)
             break;
-        goc__futex_wait(&m->park, 0, until);
+        bool expect = false;
+        if (atomic_load(&goc__sched.nnetwait) > 0 &&
+            atomic_compare_exchange_strong(&goc__sched.netpolling, &expect, true)) {
+            /* The one M that blocks on the network, until the next timer.
+               startm and goc__timers_wake interrupt it through the eventfd. */
+            atomic_store(&goc__sched.netpoll_until, until);
+            atomic_store(&m->polling, true);
+            if (atomic_load_explicit(&m->park, memory_order_acquire) == 0)
+                goc__netpoll(until); /* wakes go to the global queue and wakep */
+            atomic_store(&m->polling, false);
+            atomic_store(&goc__sched.last_poll, goc_now());
+            atomic_store(&goc__sched.netpolling, false);
+        } else {
+            goc__futex_wait(&m->park, 0, until);
+        }
         if (atomic_load_explicit(&m->park, memory_order_acquire) != 0)
             break;
         if (until != INT64_MAX && goc_now() >= until) {
@@ -797,6 +824,8 @@ static void stopm(goc__m *m) {
 /* Called when a new timer becomes the earliest: make sure some idle M wakes
    for it if every M sleeps without a deadline and a P is idle. */
 void goc__timers_wake(int64_t when) {
+    if (atomic_load(&goc__sched.netpolling) && atomic_load(&goc__sched.netpoll_until) > when)
+        goc__netpoll_break(); /* the poller recomputes its deadline */
     if (atomic_load(&goc__sched.npidle) == 0)
         return; /* every P is busy: their Ms run timers at each switch */
     goc__lock_acquire(&goc__sched.lock);
@@ -828,6 +857,7 @@ static void check_dead(void) {
     bool dead = atomic_load(&goc__sched.npidle) >= gmp &&
                 atomic_load(&goc__sched.runq_size) == 0 &&
                 atomic_load(&goc__sched.nblocking) == 0 &&
+                atomic_load(&goc__sched.nnetwait) == 0 &&
                 atomic_load(&goc__sched.nforeign) == 0;
     /* Every P idle: nobody runs a goroutine, so nothing can become ready
        but through a timer or a plain thread. */
@@ -1193,6 +1223,13 @@ static void *sysmon_main(void *arg) {
         }
         usleep(delay);
         trim_gfree(TRIM_BUSY);
+        /* As Go: if nobody polled the network for 10 ms (every P busy), poll
+           here; the woken goroutines go to the global queue. */
+        if (atomic_load(&goc__sched.nnetwait) > 0 && !atomic_load(&goc__sched.netpolling) &&
+            goc_now() - atomic_load(&goc__sched.last_poll) > 10 * GOC_MILLISECOND) {
+            atomic_store(&goc__sched.last_poll, goc_now());
+            goc__netpoll(0);
+        }
         bool woke = false;
         if (atomic_load(&goc__sched.npidle) > 0 && atomic_load(&goc__sched.nmspinning) == 0) {
             int n = atomic_load(&goc__sched.nallp);
@@ -1485,8 +1522,10 @@ bool goc__parker_park(goc__parker *pk, bool (*unlock)(void *), void *arg, const 
         }
         goc__timer t = {.when = deadline, .fn = parker_timeout, .arg = pk, .idx = -1};
         park_impl(unlock, arg, reason, &t);
-        if (!pk->timed_out)
-            goc__timer_del(&t);
+        /* Also after a timeout: the timer's function readied us, but the
+           runtime still clears t.running after it returns, and t is on this
+           stack; del waits for that. */
+        goc__timer_del(&t);
         return !pk->timed_out;
     }
     int saved = errno;

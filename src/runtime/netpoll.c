@@ -1,0 +1,275 @@
+/* The network poller: fd readiness over epoll (edge-triggered), as Go's
+ * runtime/netpoll_epoll.go and the pollDesc of netpoll.go.
+ *
+ * A goc__pollfd is registered once with EPOLLIN|EPOLLOUT|EPOLLRDHUP|EPOLLET
+ * and holds at most one waiting reader and one waiting writer (parkers, so
+ * plain threads can wait too), plus a "ready" flag per direction for an edge
+ * that arrived while nobody waited. Anyone can poll: an M that finds no work
+ * polls without blocking; one idle M at a time blocks in epoll_wait until the
+ * earliest timer (sched.c), and an eventfd interrupts it.
+ *
+ * Invariants:
+ * - pollfd records are never freed, only reused (type-stable memory): an
+ *   event from epoll_wait may name a record that was closed meanwhile. Each
+ *   event carries the record's sequence number, bumped at every close, so a
+ *   stale event is recognised and dropped.
+ * - rwait/wwait, rready/wready and closing change only under pd->lock; a
+ *   waiter is woken only by whoever wins its parker's claim.
+ * - goc__sched.nnetwait counts waiters parked on fds; the deadlock detector
+ *   treats a program with such waiters as alive, as Go does.
+ */
+#include "runtime/internal.h"
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <poll.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#define EVENTS_PER_POLL 128 /* as Go */
+#define SEQ_BITS 16         /* the top 16 bits of a pointer are free on x86-64 and AArch64 */
+
+static int epfd = -1;
+static int breakfd = -1;
+static pthread_once_t netpoll_once = PTHREAD_ONCE_INIT;
+static _Atomic uint32_t break_pending;
+static goc__lock free_lock;
+static goc__pollfd *free_list;
+
+static void netpoll_init_once(void) {
+    epfd = epoll_create1(EPOLL_CLOEXEC);
+    breakfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (epfd < 0 || breakfd < 0)
+        goc__fatal("netpoll: cannot create epoll or eventfd: %s", strerror(errno));
+    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = 0};
+    if (epoll_ctl(epfd, EPOLL_CTL_ADD, breakfd, &ev) != 0)
+        goc__fatal("netpoll: epoll_ctl: %s", strerror(errno));
+}
+
+bool goc__netpoll_inited(void) {
+    return epfd >= 0;
+}
+
+goc__pollfd *goc__pollfd_open(int fd, int *err) {
+    pthread_once(&netpoll_once, netpoll_init_once);
+    goc__lock_acquire(&free_lock);
+    goc__pollfd *pd = free_list;
+    if (pd)
+        free_list = pd->link;
+    goc__lock_release(&free_lock);
+    if (!pd) {
+        pd = calloc(1, sizeof *pd);
+        if (!pd) {
+            *err = ENOMEM;
+            return NULL;
+        }
+    }
+    goc__lock_acquire(&pd->lock);
+    pd->fd = fd;
+    pd->rwait = pd->wwait = NULL;
+    pd->rready = pd->wready = false;
+    pd->closing = false;
+    uint64_t seq = pd->seq & ((1u << SEQ_BITS) - 1);
+    goc__lock_release(&pd->lock);
+    struct epoll_event ev = {
+        .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
+        .data.u64 = (uint64_t)(uintptr_t)pd | (seq << (64 - SEQ_BITS)),
+    };
+    if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+        *err = errno;
+        goc__lock_acquire(&free_lock);
+        pd->link = free_list;
+        free_list = pd;
+        goc__lock_release(&free_lock);
+        return NULL;
+    }
+    *err = 0;
+    return pd;
+}
+
+/* Wakes the waiter in *slot, if any (pd->lock held). */
+static goc__parker *take_waiter(goc__parker **slot) {
+    goc__parker *pk = *slot;
+    if (pk) {
+        *slot = NULL;
+        if (!goc__parker_claim(pk))
+            pk = NULL; /* its deadline won: it takes itself off */
+    }
+    return pk;
+}
+
+void goc__pollfd_close(goc__pollfd *pd) {
+    goc__lock_acquire(&pd->lock);
+    pd->closing = true;
+    goc__parker *r = take_waiter(&pd->rwait), *w = take_waiter(&pd->wwait);
+    int fd = pd->fd;
+    pd->seq++;
+    goc__lock_release(&pd->lock);
+    if (r)
+        goc__parker_wake(r);
+    if (w)
+        goc__parker_wake(w);
+    epoll_ctl(epfd, EPOLL_CTL_DEL, fd, NULL);
+    /* Waiters that were woken may still be returning from wait, reading
+       pd->closing: they hold no reference after that. A record is reused
+       only for another fd, whose waiters cannot be confused with these. */
+    goc__lock_acquire(&free_lock);
+    pd->link = free_list;
+    free_list = pd;
+    goc__lock_release(&free_lock);
+}
+
+void goc__pollfd_wake(goc__pollfd *pd, int mode) {
+    goc__lock_acquire(&pd->lock);
+    goc__parker *r = (mode & GOC__POLL_READ) ? take_waiter(&pd->rwait) : NULL;
+    goc__parker *w = (mode & GOC__POLL_WRITE) ? take_waiter(&pd->wwait) : NULL;
+    goc__lock_release(&pd->lock);
+    if (r)
+        goc__parker_wake(r);
+    if (w)
+        goc__parker_wake(w);
+}
+
+static int wait_thread(int fd, bool rd, int64_t deadline) {
+    struct pollfd p = {.fd = fd, .events = rd ? POLLIN : POLLOUT};
+    goc__foreign_block_begin();
+    int rc;
+    for (;;) {
+        int ms = -1;
+        if (deadline >= 0) {
+            int64_t d = deadline - goc_now();
+            if (d <= 0) {
+                rc = ETIMEDOUT;
+                break;
+            }
+            ms = (int)((d + 999999) / 1000000);
+        }
+        int n = poll(&p, 1, ms);
+        if (n > 0) {
+            rc = (p.revents & POLLNVAL) ? EBADF : 0;
+            break;
+        }
+        if (n < 0 && errno != EINTR) {
+            rc = errno;
+            break;
+        }
+    }
+    goc__foreign_block_end();
+    return rc;
+}
+
+int goc__pollfd_wait(goc__pollfd *pd, int mode, int64_t deadline) {
+    bool rd = mode == GOC__POLL_READ;
+    goc__lock_acquire(&pd->lock);
+    if (pd->closing) {
+        goc__lock_release(&pd->lock);
+        return EBADF;
+    }
+    bool *ready = rd ? &pd->rready : &pd->wready;
+    if (*ready) {
+        *ready = false;
+        goc__lock_release(&pd->lock);
+        return 0;
+    }
+    if (deadline >= 0 && deadline <= goc_now()) {
+        goc__lock_release(&pd->lock);
+        return ETIMEDOUT;
+    }
+    if (!goc__curg()) {
+        /* A plain thread blocks in poll(2) itself: no M need be polling
+           (there may be no goc_run at all). */
+        int fd = pd->fd;
+        goc__lock_release(&pd->lock);
+        return wait_thread(fd, rd, deadline);
+    }
+    goc__parker **slot = rd ? &pd->rwait : &pd->wwait;
+    if (*slot) {
+        goc__lock_release(&pd->lock);
+        return EBUSY; /* one reader and one writer at a time, as Go's pollDesc */
+    }
+    uint32_t seq = pd->seq;
+    goc__parker pk;
+    goc__parker_init(&pk);
+    *slot = &pk;
+    atomic_fetch_add(&goc__sched.nnetwait, 1);
+    bool woken = goc__parker_park(&pk, goc__unlock_cb, &pd->lock, rd ? "IO wait (read)" : "IO wait (write)",
+                                  deadline);
+    atomic_fetch_sub(&goc__sched.nnetwait, 1);
+    goc__lock_acquire(&pd->lock);
+    if (*slot == &pk)
+        *slot = NULL; /* timed out: nobody took us off */
+    /* closed meanwhile (the record may already serve another fd) */
+    bool closed = pd->seq != seq || pd->closing;
+    goc__lock_release(&pd->lock);
+    if (closed)
+        return EBADF;
+    return woken ? 0 : ETIMEDOUT;
+}
+
+/* Delivers one epoll event. */
+static void dispatch(uint64_t data, uint32_t events) {
+    goc__pollfd *pd = (goc__pollfd *)(uintptr_t)(data & ((1ULL << (64 - SEQ_BITS)) - 1));
+    uint32_t seq = (uint32_t)(data >> (64 - SEQ_BITS));
+    goc__lock_acquire(&pd->lock);
+    if ((pd->seq & ((1u << SEQ_BITS) - 1)) != seq || pd->closing) {
+        goc__lock_release(&pd->lock);
+        return; /* closed since: a stale event */
+    }
+    goc__parker *r = NULL, *w = NULL;
+    if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+        r = take_waiter(&pd->rwait);
+        if (!r)
+            pd->rready = true;
+    }
+    if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) {
+        w = take_waiter(&pd->wwait);
+        if (!w)
+            pd->wready = true;
+    }
+    goc__lock_release(&pd->lock);
+    if (r)
+        goc__parker_wake(r);
+    if (w)
+        goc__parker_wake(w);
+}
+
+int goc__netpoll(int64_t until) {
+    if (epfd < 0)
+        return 0;
+    struct epoll_event evs[EVENTS_PER_POLL];
+    struct timespec ts, *tsp = NULL;
+    if (until != INT64_MAX) {
+        int64_t d = until - goc_now();
+        if (d < 0)
+            d = 0;
+        ts.tv_sec = d / 1000000000;
+        ts.tv_nsec = d % 1000000000;
+        tsp = &ts;
+    }
+    int n = epoll_pwait2(epfd, evs, EVENTS_PER_POLL, tsp, NULL);
+    if (n < 0)
+        return 0;
+    int woken = 0;
+    for (int i = 0; i < n; i++) {
+        if (evs[i].data.u64 == 0) {
+            uint64_t v;
+            if (read(breakfd, &v, sizeof v) < 0) {
+            }
+            atomic_store(&break_pending, 0);
+            continue;
+        }
+        dispatch(evs[i].data.u64, evs[i].events);
+        woken++;
+    }
+    return woken;
+}
+
+void goc__netpoll_break(void) {
+    if (breakfd < 0 || atomic_exchange(&break_pending, 1))
+        return; /* a break is already on its way */
+    uint64_t one = 1;
+    if (write(breakfd, &one, sizeof one) < 0) {
+    }
+}
