@@ -29,6 +29,9 @@ for w in "${want[@]}"; do
 		need /usr/include/valgrind/valgrind.h valgrind
 		# clang's sanitizer runtimes
 		need /usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.tsan-x86_64.a libclang-rt-14-dev
+		# the kvpurge tests run against a real Redis
+		need redis-server redis-server
+		need /usr/include/hiredis/hiredis.h libhiredis-dev
 		;;
 	bench)
 		need go golang-go
