@@ -702,17 +702,17 @@ static goc__g *findrunnable(goc__m *m) {
                stopped spinning (its readier saw us spinning and woke
                nobody): look once more. */
             int n = atomic_load(&goc__sched.nallp);
-            for (int i = 0; i < n; i++) {
-                if (goc__sched.allp[i]->id < gmp && !runq_empty(goc__sched.allp[i])) {
-                    goc__lock_acquire(&goc__sched.lock);
-                    goc__p *p2 = pidleget();
-                    goc__lock_release(&goc__sched.lock);
-                    if (p2) {
-                        acquirep(m, p2);
-                        m->spinning = true;
-                        atomic_fetch_add(&goc__sched.nmspinning, 1);
-                    }
-                    break;
+            bool work = atomic_load(&goc__sched.runq_size) > 0; /* plain threads queue there */
+            for (int i = 0; i < n && !work; i++)
+                work = goc__sched.allp[i]->id < gmp && !runq_empty(goc__sched.allp[i]);
+            if (work) {
+                goc__lock_acquire(&goc__sched.lock);
+                goc__p *p2 = pidleget();
+                goc__lock_release(&goc__sched.lock);
+                if (p2) {
+                    acquirep(m, p2);
+                    m->spinning = true;
+                    atomic_fetch_add(&goc__sched.nmspinning, 1);
                 }
             }
             if (m->p)
@@ -1233,7 +1233,11 @@ static void *sysmon_main(void *arg) {
         bool woke = false;
         if (atomic_load(&goc__sched.npidle) > 0 && atomic_load(&goc__sched.nmspinning) == 0) {
             int n = atomic_load(&goc__sched.nallp);
-            for (int i = 0; i < n && i < gmp; i++) {
+            if (atomic_load(&goc__sched.runq_size) > 0) {
+                wakep();
+                woke = true;
+            }
+            for (int i = 0; i < n && i < gmp && !woke; i++) {
                 goc__p *p = goc__sched.allp[i];
                 if (!p->idle && !runq_empty(p)) {
                     wakep();
