@@ -927,8 +927,12 @@ static void park_after(goc__m *m, goc__g *g, void *a) {
     if (t)
         goc__timer_add(t);
     if (unlock && !unlock(arg)) {
-        if (t && !goc__timer_del(t))
-            return; /* the timer fired and readies g */
+        /* Not parking after all. By the parker protocol the waiter then
+           holds its own claim, so a deadline timer that fired lost it and
+           readies nobody: delete it (waiting for a running fn) and resume g.
+           (goc__ready's CAS makes a second ready harmless anyway.) */
+        if (t)
+            goc__timer_del(t);
         goc__ready(g);
     }
 }
