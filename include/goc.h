@@ -19,5 +19,6 @@
 #include <goc/sync.h>
 #include <goc/time.h>
 #include <goc/context.h>
+#include <goc/net.h>
 
 #endif

@@ -163,8 +163,13 @@ GOC_HIDDEN goc__pollfd *goc__pollfd_open(int fd, int *err);
    passes (ETIMEDOUT; deadline < 0: none) or the pollfd is closed (EBADF).
    EBUSY if another waiter of that mode is already there. 0: retry the I/O. */
 GOC_HIDDEN int goc__pollfd_wait(goc__pollfd *pd, int mode, int64_t deadline);
-/* Wakes the waiters of mode (READ|WRITE) so they re-check (a deadline moved). */
+/* Wakes the waiters of mode (READ|WRITE) so they re-check (a deadline moved);
+   with nobody waiting, the next wait of that mode returns 0 at once. */
 GOC_HIDDEN void goc__pollfd_wake(goc__pollfd *pd, int mode);
+/* Wakes every waiter with EBADF and makes later waits fail with EBADF at
+   once, but keeps the record and the registration (Go's pollDesc.evict): a
+   closer wakes everyone, waits for them to leave, then calls close. */
+GOC_HIDDEN void goc__pollfd_evict(goc__pollfd *pd);
 /* Wakes every waiter with EBADF and unregisters fd (the caller closes it). */
 GOC_HIDDEN void goc__pollfd_close(goc__pollfd *pd);
 /* Scheduler side: polls, readying waiters; until: 0 don't block, INT64_MAX

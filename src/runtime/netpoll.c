@@ -100,6 +100,17 @@ static goc__parker *take_waiter(goc__parker **slot) {
     return pk;
 }
 
+void goc__pollfd_evict(goc__pollfd *pd) {
+    goc__lock_acquire(&pd->lock);
+    pd->closing = true;
+    goc__parker *r = take_waiter(&pd->rwait), *w = take_waiter(&pd->wwait);
+    goc__lock_release(&pd->lock);
+    if (r)
+        goc__parker_wake(r);
+    if (w)
+        goc__parker_wake(w);
+}
+
 void goc__pollfd_close(goc__pollfd *pd) {
     goc__lock_acquire(&pd->lock);
     pd->closing = true;
@@ -121,10 +132,23 @@ void goc__pollfd_close(goc__pollfd *pd) {
     goc__lock_release(&free_lock);
 }
 
+/* Wakes the waiters of mode so they re-check (a deadline moved, a context
+   ended). Where nobody waits yet, the ready flag makes the next wait return
+   at once: a waiter that read the old deadline just before this call cannot
+   then sleep past the new one. A spurious ready only costs a retried syscall. */
 void goc__pollfd_wake(goc__pollfd *pd, int mode) {
     goc__lock_acquire(&pd->lock);
-    goc__parker *r = (mode & GOC__POLL_READ) ? take_waiter(&pd->rwait) : NULL;
-    goc__parker *w = (mode & GOC__POLL_WRITE) ? take_waiter(&pd->wwait) : NULL;
+    goc__parker *r = NULL, *w = NULL;
+    if (mode & GOC__POLL_READ) {
+        r = take_waiter(&pd->rwait);
+        if (!r)
+            pd->rready = true;
+    }
+    if (mode & GOC__POLL_WRITE) {
+        w = take_waiter(&pd->wwait);
+        if (!w)
+            pd->wready = true;
+    }
     goc__lock_release(&pd->lock);
     if (r)
         goc__parker_wake(r);

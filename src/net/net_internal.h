@@ -1,0 +1,64 @@
+/* Private interface of the net layer: the descriptor shared by connections
+ * and listeners (netfd), and the address helpers.
+ *
+ * A netfd's state word counts references and carries the CLOSED bit:
+ * - the handle (goc_conn / goc_listener) holds one reference from creation
+ *   until close; every operation holds one while it runs (Go's fdMutex,
+ *   without the serialisation of readers and writers);
+ * - close sets CLOSED first, so no operation starts afterwards, evicts the
+ *   pollfd (waiters wake with EBADF, later waits fail at once), drops the
+ *   handle's reference and, if operations are still inside, sleeps on csema
+ *   until the last of them leaves. Only then are the pollfd and the
+ *   descriptor closed: an operation never issues a syscall on a descriptor
+ *   number that may already name another file.
+ */
+#ifndef GOC_NET_INTERNAL_H
+#define GOC_NET_INTERNAL_H
+
+#include "runtime/internal.h"
+#include <netdb.h>
+#include <sys/socket.h>
+
+#define GOC__NETFD_CLOSED (1ULL << 63)
+#define GOC__NETFD_COUNT (GOC__NETFD_CLOSED - 1)
+
+typedef struct goc__netfd {
+    int fd;
+    int family;                     /* AF_INET, AF_INET6, AF_UNIX */
+    goc__pollfd *pd;
+    _Atomic uint64_t state;         /* references | CLOSED */
+    _Atomic uint32_t csema;         /* the closer sleeps here until the last op leaves */
+    _Atomic int64_t rdeadline;      /* 0: none */
+    _Atomic int64_t wdeadline;
+} goc__netfd;
+
+/* Sets up n around an open O_NONBLOCK socket (registers it). 0 or errno;
+   on failure fd is left open for the caller. */
+GOC_HIDDEN int goc__netfd_init(goc__netfd *n, int fd, int family);
+/* Takes an operation's reference; false (and no reference) once closed. */
+GOC_HIDDEN bool goc__netfd_incref(goc__netfd *n);
+GOC_HIDDEN void goc__netfd_decref(goc__netfd *n);
+/* The close protocol above. 0, or EBADF if already closed. */
+GOC_HIDDEN int goc__netfd_close(goc__netfd *n);
+/* Waits for mode under n's deadline for that mode, re-reading it when it
+   moves. 0 (retry the syscall), ETIMEDOUT or EBADF. */
+GOC_HIDDEN int goc__netfd_wait(goc__netfd *n, int mode);
+/* True when the deadline t (0: none) has passed. */
+GOC_HIDDEN bool goc__deadline_passed(int64_t t);
+
+/* Addresses. */
+enum { GOC__NET_TCP, GOC__NET_TCP4, GOC__NET_TCP6, GOC__NET_UNIX };
+/* "tcp", "tcp4", "tcp6", "unix" to the enum; -1 for anything else. */
+GOC_HIDDEN int goc__net_kind(const char *network);
+/* Go's net.SplitHostPort: "h:p", "[v6]:p", ":p". 0 or EINVAL. */
+GOC_HIDDEN int goc__split_host_port(const char *addr, char *host, size_t hlen, char *port,
+                                    size_t plen);
+/* A unix path (or "@abstract") as a sockaddr_un. 0 or EINVAL/ENAMETOOLONG. */
+GOC_HIDDEN int goc__unix_addr(const char *path, struct sockaddr_storage *ss, socklen_t *len);
+/* getaddrinfo inside goc_blocking_begin/end; EAI_* mapped to errno. */
+GOC_HIDDEN int goc__resolve(int kind, const char *host, const char *port, bool passive,
+                            struct addrinfo **res);
+/* Formats a socket address: "1.2.3.4:80", "[::1]:80", a path, "@abstract". */
+GOC_HIDDEN int goc__format_addr(const struct sockaddr *sa, socklen_t len, char *buf, size_t blen);
+
+#endif

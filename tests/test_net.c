@@ -1,0 +1,785 @@
+/* The net layer: echo over TCP loopback and Unix sockets with many
+ * concurrent connections, deadlines (timeout, moved while waiting, in the
+ * past), close waking a pending read or accept, dial errors and dial
+ * contexts, goc_read/goc_write/goc_fd_wait on pipes between goroutines and
+ * from a plain thread, and deadlock detection while a goroutine waits on a
+ * descriptor (run as children).
+ *
+ * Only loopback addresses and Unix sockets in a private directory. Waiting
+ * for another goroutine is always done with a channel or a WaitGroup; the
+ * only sleep is in a plain thread that must come late on purpose. */
+#include "t.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#if defined(GOC_SANITIZER_BUILD) || defined(GOC_TEST_SLOW)
+#define SCALE 4
+#else
+#define SCALE 1
+#endif
+
+#define MS GOC_MILLISECOND
+#define NCONNS (200 / SCALE)   /* concurrent connections per echo test */
+#define NMSGS 20               /* round trips per connection */
+
+static char tmpdir[256];
+
+static void make_tmpdir(void) {
+    if (tmpdir[0])
+        return;
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/goc-net-test-XXXXXX");
+    if (!mkdtemp(tmpdir))
+        abort();
+}
+
+/* ---- echo server and clients ---- */
+
+static void echo_conn(void *arg) {
+    goc_conn *c = arg;
+    char buf[4096];
+    for (;;) {
+        ssize_t n = goc_conn_read(c, buf, sizeof buf);
+        if (n <= 0) {
+            T_CHECK_EQ(n, 0);
+            break;
+        }
+        T_CHECK_EQ(goc_conn_write(c, buf, (size_t)n), n);
+    }
+    goc_conn_free(c);
+}
+
+typedef struct server {
+    goc_listener *l;
+    goc_wg done;
+    int accepted;
+} server;
+
+/* Accepts until the listener is closed; each connection gets a goroutine. */
+static void serve(void *arg) {
+    server *s = arg;
+    for (;;) {
+        goc_conn *c;
+        int rc = goc_accept(s->l, &c);
+        if (rc == EBADF)
+            break;
+        T_CHECK_EQ(rc, 0);
+        if (rc)
+            break;
+        s->accepted++;
+        goc_go(echo_conn, c);
+    }
+    goc_wg_done(&s->done);
+}
+
+typedef struct client {
+    const char *network;
+    const char *addr;
+    int id;
+    goc_wg *wg;
+    _Atomic int *ok;
+} client;
+
+static void echo_client(void *arg) {
+    client *cl = arg;
+    goc_conn *c;
+    int rc = goc_dial(NULL, cl->network, cl->addr, &c);
+    T_CHECK_EQ(rc, 0);
+    if (rc) {
+        goc_wg_done(cl->wg);
+        return;
+    }
+    bool good = true;
+    char msg[100], got[100];
+    for (int i = 0; i < NMSGS && good; i++) {
+        int len = snprintf(msg, sizeof msg, "conn %d message %d %*s", cl->id, i, (cl->id * 7 + i) % 50, "x");
+        good &= goc_conn_write(c, msg, (size_t)len) == len;
+        int have = 0;
+        while (have < len && good) {
+            ssize_t n = goc_conn_read(c, got + have, (size_t)(len - have));
+            good &= n > 0;
+            if (n > 0)
+                have += (int)n;
+        }
+        good &= memcmp(msg, got, (size_t)len) == 0;
+    }
+    /* CloseWrite: the server sees end of file, closes, and so do we. */
+    T_CHECK_EQ(goc_conn_close_write(c), 0);
+    T_CHECK_EQ(goc_conn_read(c, got, sizeof got), 0);
+    goc_conn_free(c);
+    T_CHECK(good);
+    if (good)
+        atomic_fetch_add(cl->ok, 1);
+    goc_wg_done(cl->wg);
+}
+
+static void run_echo(const char *network, const char *laddr) {
+    server s = {0};
+    T_CHECK_EQ(goc_listen(network, laddr, &s.l), 0);
+    if (!s.l)
+        return;
+    char addr[256];
+    T_CHECK_EQ(goc_listener_addr(s.l, addr, sizeof addr), 0);
+    goc_wg_add(&s.done, 1);
+    goc_go(serve, &s);
+    goc_wg wg = {0};
+    _Atomic int ok = 0;
+    static client cls[NCONNS];
+    for (int i = 0; i < NCONNS; i++) {
+        cls[i] = (client){network, addr, i, &wg, &ok};
+        goc_wg_add(&wg, 1);
+        goc_go(echo_client, &cls[i]);
+    }
+    goc_wg_wait(&wg);
+    T_CHECK_EQ(atomic_load(&ok), NCONNS);
+    T_CHECK_EQ(goc_listener_close(s.l), 0);
+    goc_wg_wait(&s.done);
+    T_CHECK_EQ(s.accepted, NCONNS);
+    T_CHECK_EQ(goc_listener_close(s.l), EBADF); /* twice: an error, not a crash */
+    goc_listener_free(s.l);
+}
+
+static int tcp_echo_main(void *arg) {
+    (void)arg;
+    run_echo("tcp", "127.0.0.1:0");
+    run_echo("tcp4", "127.0.0.1:0");
+    return 0;
+}
+static void test_tcp_echo(void) { goc_run(tcp_echo_main, NULL); }
+
+static int tcp6_echo_main(void *arg) {
+    (void)arg;
+    goc_listener *l;
+    int rc = goc_listen("tcp6", "[::1]:0", &l);
+    if (rc) {
+        printf("     (no IPv6 loopback here: %s)\n", strerror(rc));
+        return 0;
+    }
+    char addr[64];
+    T_CHECK_EQ(goc_listener_addr(l, addr, sizeof addr), 0);
+    T_CHECK(!strncmp(addr, "[::1]:", 6));
+    goc_listener_free(l);
+    run_echo("tcp6", "[::1]:0");
+    return 0;
+}
+static void test_tcp6_echo(void) { goc_run(tcp6_echo_main, NULL); }
+
+static int unix_echo_main(void *arg) {
+    (void)arg;
+    make_tmpdir();
+    char path[300];
+    snprintf(path, sizeof path, "%s/echo.sock", tmpdir);
+    run_echo("unix", path);
+    struct stat st;
+    T_CHECK(stat(path, &st) != 0); /* the listener removed its file */
+    char abstract[64];
+    snprintf(abstract, sizeof abstract, "@goc-net-test-%d", (int)getpid());
+    run_echo("unix", abstract);
+    return 0;
+}
+static void test_unix_echo(void) { goc_run(unix_echo_main, NULL); }
+
+/* ---- a connected pair for the tests below ---- */
+
+typedef struct pair {
+    goc_listener *l;
+    goc_conn *a, *b; /* a dialled, b accepted */
+} pair;
+
+static void pair_open(pair *p) {
+    memset(p, 0, sizeof *p);
+    char addr[64];
+    T_CHECK_EQ(goc_listen("tcp", "127.0.0.1:0", &p->l), 0);
+    T_CHECK_EQ(goc_listener_addr(p->l, addr, sizeof addr), 0);
+    T_CHECK_EQ(goc_dial(NULL, "tcp", addr, &p->a), 0);
+    T_CHECK_EQ(goc_accept(p->l, &p->b), 0);
+}
+
+static void pair_free(pair *p) {
+    goc_conn_free(p->a);
+    goc_conn_free(p->b);
+    goc_listener_free(p->l);
+}
+
+static int addresses_main(void *arg) {
+    (void)arg;
+    pair p;
+    pair_open(&p);
+    char la[64], ra[64], lb[64], rb[64], ls[64];
+    T_CHECK_EQ(goc_conn_local_addr(p.a, la, sizeof la), 0);
+    T_CHECK_EQ(goc_conn_remote_addr(p.a, ra, sizeof ra), 0);
+    T_CHECK_EQ(goc_conn_local_addr(p.b, lb, sizeof lb), 0);
+    T_CHECK_EQ(goc_conn_remote_addr(p.b, rb, sizeof rb), 0);
+    T_CHECK_EQ(goc_listener_addr(p.l, ls, sizeof ls), 0);
+    T_CHECK(!strcmp(la, rb));
+    T_CHECK(!strcmp(ra, lb));
+    T_CHECK(!strcmp(ra, ls));
+    T_CHECK(!strncmp(ls, "127.0.0.1:", 10) && atoi(ls + 10) > 0);
+    T_CHECK_EQ(goc_conn_local_addr(p.a, la, 4), ENOSPC);
+    T_CHECK(goc_conn_fd(p.a) >= 0);
+    T_CHECK(goc_listener_fd(p.l) >= 0);
+    pair_free(&p);
+
+    /* Bad networks and addresses. */
+    goc_conn *c = (goc_conn *)&p;
+    goc_listener *l;
+    T_CHECK_EQ(goc_dial(NULL, "udp", "127.0.0.1:1", &c), EINVAL);
+    T_CHECK_EQ(goc_dial(NULL, "tcp", "127.0.0.1", &c), EINVAL);     /* no port */
+    T_CHECK_EQ(goc_dial(NULL, "tcp", "::1:80", &c), EINVAL);       /* needs brackets */
+    T_CHECK(c == NULL);
+    T_CHECK_EQ(goc_listen("tcp", "127.0.0.1:notaport", &l), EINVAL);
+    T_CHECK_EQ(goc_listen("unix", "", &l), EINVAL);
+    return 0;
+}
+static void test_addresses(void) { goc_run(addresses_main, NULL); }
+
+/* ---- deadlines ---- */
+
+static int read_timeout_main(void *arg) {
+    (void)arg;
+    pair p;
+    pair_open(&p);
+    char buf[16];
+    int64_t t0 = goc_now();
+    T_CHECK_EQ(goc_conn_set_read_deadline(p.a, t0 + 50 * MS), 0);
+    T_CHECK_EQ(goc_conn_read(p.a, buf, sizeof buf), -ETIMEDOUT);
+    int64_t took = goc_now() - t0;
+    T_CHECK(took >= 50 * MS && took < 5 * GOC_SECOND);
+    /* Still timed out; cleared, data flows again. */
+    T_CHECK_EQ(goc_conn_read(p.a, buf, sizeof buf), -ETIMEDOUT);
+    T_CHECK_EQ(goc_conn_set_read_deadline(p.a, 0), 0);
+    T_CHECK_EQ(goc_conn_write(p.b, "hi", 2), 2);
+    T_CHECK_EQ(goc_conn_read(p.a, buf, sizeof buf), 2);
+
+    /* Write timeout: fill the socket buffers until the writer waits. */
+    static char big[1 << 20];
+    T_CHECK_EQ(goc_conn_set_write_deadline(p.a, goc_now() + 50 * MS), 0);
+    ssize_t n;
+    int rounds = 0;
+    while ((n = goc_conn_write(p.a, big, sizeof big)) > 0 && rounds < 64)
+        rounds++;
+    T_CHECK_EQ(n, -ETIMEDOUT);
+    pair_free(&p);
+    return 0;
+}
+static void test_read_timeout(void) { goc_run(read_timeout_main, NULL); }
+
+static int deadline_past_main(void *arg) {
+    (void)arg;
+    pair p;
+    pair_open(&p);
+    char buf[16];
+    T_CHECK_EQ(goc_conn_write(p.b, "data", 4), 4);
+    /* Past: fails at once even with data waiting, as Go. */
+    T_CHECK_EQ(goc_conn_set_deadline(p.a, goc_now() - 1), 0);
+    T_CHECK_EQ(goc_conn_read(p.a, buf, sizeof buf), -ETIMEDOUT);
+    T_CHECK_EQ(goc_conn_write(p.a, "x", 1), -ETIMEDOUT);
+    T_CHECK_EQ(goc_conn_set_deadline(p.a, 0), 0);
+    T_CHECK_EQ(goc_conn_read(p.a, buf, sizeof buf), 4);
+    /* Listener deadline in the past. */
+    goc_conn *c;
+    T_CHECK_EQ(goc_listener_set_deadline(p.l, goc_now() - 1), 0);
+    T_CHECK_EQ(goc_accept(p.l, &c), ETIMEDOUT);
+    T_CHECK_EQ(goc_listener_set_deadline(p.l, goc_now() + 20 * MS), 0);
+    T_CHECK_EQ(goc_accept(p.l, &c), ETIMEDOUT);
+    pair_free(&p);
+    return 0;
+}
+static void test_deadline_past(void) { goc_run(deadline_past_main, NULL); }
+
+typedef struct reader {
+    goc_conn *c;
+    goc_chan *started, *result;
+} reader;
+
+static void blocked_reader(void *arg) {
+    reader *r = arg;
+    char buf[16];
+    int one = 1;
+    goc_send(r->started, one);
+    ssize_t n = goc_conn_read(r->c, buf, sizeof buf);
+    goc_send(r->result, n);
+}
+
+static int deadline_moved_main(void *arg) {
+    (void)arg;
+    pair p;
+    pair_open(&p);
+    reader r = {p.a, goc_chan_of(int, 0), goc_chan_of(ssize_t, 0)};
+    ssize_t n = 0;
+    int one;
+
+    /* No deadline while it waits; one set from here wakes it in time. */
+    goc_go(blocked_reader, &r);
+    goc_recv(r.started, &one);
+    int64_t t0 = goc_now();
+    T_CHECK_EQ(goc_conn_set_read_deadline(p.a, t0 + 30 * MS), 0);
+    goc_recv(r.result, &n);
+    T_CHECK_EQ(n, -ETIMEDOUT);
+    T_CHECK(goc_now() - t0 < 5 * GOC_SECOND);
+
+    /* A far deadline pulled in while it waits. */
+    T_CHECK_EQ(goc_conn_set_read_deadline(p.a, goc_now() + 60 * GOC_SECOND), 0);
+    goc_go(blocked_reader, &r);
+    goc_recv(r.started, &one);
+    t0 = goc_now();
+    T_CHECK_EQ(goc_conn_set_read_deadline(p.a, t0 + 20 * MS), 0);
+    goc_recv(r.result, &n);
+    T_CHECK_EQ(n, -ETIMEDOUT);
+    T_CHECK(goc_now() - t0 < 5 * GOC_SECOND);
+
+    /* A deadline moved to the past wakes it at once. */
+    T_CHECK_EQ(goc_conn_set_read_deadline(p.a, 0), 0);
+    goc_go(blocked_reader, &r);
+    goc_recv(r.started, &one);
+    T_CHECK_EQ(goc_conn_set_read_deadline(p.a, goc_now() - 1), 0);
+    goc_recv(r.result, &n);
+    T_CHECK_EQ(n, -ETIMEDOUT);
+
+    /* A deadline cleared while it waits: the data that comes later is read. */
+    T_CHECK_EQ(goc_conn_set_read_deadline(p.a, goc_now() + 60 * GOC_SECOND), 0);
+    goc_go(blocked_reader, &r);
+    goc_recv(r.started, &one);
+    T_CHECK_EQ(goc_conn_set_read_deadline(p.a, 0), 0);
+    T_CHECK_EQ(goc_conn_write(p.b, "late", 4), 4);
+    goc_recv(r.result, &n);
+    T_CHECK_EQ(n, 4);
+
+    goc_chan_free(r.started);
+    goc_chan_free(r.result);
+    pair_free(&p);
+    return 0;
+}
+static void test_deadline_moved(void) { goc_run(deadline_moved_main, NULL); }
+
+/* ---- close ---- */
+
+typedef struct acceptor {
+    goc_listener *l;
+    goc_chan *started, *result;
+} acceptor;
+
+static void waiting_acceptor(void *arg) {
+    acceptor *a = arg;
+    int one = 1;
+    goc_send(a->started, one);
+    goc_conn *c = NULL;
+    int rc = goc_accept(a->l, &c);
+    goc_send(a->result, rc);
+}
+
+static int close_main(void *arg) {
+    (void)arg;
+    pair p;
+    pair_open(&p);
+    reader r = {p.a, goc_chan_of(int, 0), goc_chan_of(ssize_t, 0)};
+    ssize_t n = 0;
+    int one;
+    goc_go(blocked_reader, &r);
+    goc_recv(r.started, &one);
+    T_CHECK_EQ(goc_conn_close(p.a), 0);
+    goc_recv(r.result, &n);
+    T_CHECK_EQ(n, -EBADF);
+    /* Everything after close is EBADF; so is a second close. */
+    char buf[4];
+    T_CHECK_EQ(goc_conn_read(p.a, buf, sizeof buf), -EBADF);
+    T_CHECK_EQ(goc_conn_write(p.a, "x", 1), -EBADF);
+    T_CHECK_EQ(goc_conn_set_deadline(p.a, 0), EBADF);
+    T_CHECK_EQ(goc_conn_close_write(p.a), EBADF);
+    T_CHECK_EQ(goc_conn_local_addr(p.a, buf, sizeof buf), EBADF);
+    T_CHECK_EQ(goc_conn_close(p.a), EBADF);
+    /* The peer sees end of file. */
+    T_CHECK_EQ(goc_conn_read(p.b, buf, sizeof buf), 0);
+
+    /* Closing a listener wakes its accept. */
+    acceptor a = {p.l, r.started, goc_chan_of(int, 0)};
+    int rc = 0;
+    goc_go(waiting_acceptor, &a);
+    goc_recv(a.started, &one);
+    T_CHECK_EQ(goc_listener_close(p.l), 0);
+    goc_recv(a.result, &rc);
+    T_CHECK_EQ(rc, EBADF);
+    goc_conn *c;
+    T_CHECK_EQ(goc_accept(p.l, &c), EBADF);
+
+    goc_chan_free(r.started);
+    goc_chan_free(r.result);
+    goc_chan_free(a.result);
+    pair_free(&p);
+    return 0;
+}
+static void test_close(void) { goc_run(close_main, NULL); }
+
+/* ---- dial errors and contexts ---- */
+
+static int dial_refused_main(void *arg) {
+    (void)arg;
+    goc_listener *l;
+    char addr[64];
+    T_CHECK_EQ(goc_listen("tcp", "127.0.0.1:0", &l), 0);
+    T_CHECK_EQ(goc_listener_addr(l, addr, sizeof addr), 0);
+    goc_listener_free(l); /* the port now has no listener */
+    goc_conn *c;
+    T_CHECK_EQ(goc_dial(NULL, "tcp", addr, &c), ECONNREFUSED);
+    make_tmpdir();
+    char path[300];
+    snprintf(path, sizeof path, "%s/nobody.sock", tmpdir);
+    T_CHECK_EQ(goc_dial(NULL, "unix", path, &c), ENOENT);
+    return 0;
+}
+static void test_dial_refused(void) { goc_run(dial_refused_main, NULL); }
+
+/* A loopback listener whose accept queue is full: a further connect stays
+   in progress (the kernel drops its SYN), so a dial waits for its context. */
+static int full_listener(char *addr, size_t len, int *fds, int nfds) {
+    int l = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in in = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t sl = sizeof in;
+    if (bind(l, (struct sockaddr *)&in, sizeof in) || listen(l, 0) ||
+        getsockname(l, (struct sockaddr *)&in, &sl))
+        abort();
+    snprintf(addr, len, "127.0.0.1:%u", ntohs(in.sin_port));
+    /* backlog 0 holds one connection; the second fills the SYN side */
+    for (int i = 0; i < nfds; i++) {
+        fds[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+        if (connect(fds[i], (struct sockaddr *)&in, sizeof in) != 0 && errno != EINPROGRESS)
+            abort();
+    }
+    return l;
+}
+
+static void cancel_later(void *arg) {
+    goc_ctx_cancel(arg);
+}
+
+static int dial_ctx_main(void *arg) {
+    (void)arg;
+    goc_conn *c = NULL;
+    char addr[64];
+    int fds[3];
+    int l = full_listener(addr, sizeof addr, fds, 3);
+
+    /* Already cancelled: fails before anything. */
+    goc_ctx *ctx = goc_ctx_with_cancel(goc_ctx_background());
+    goc_ctx_cancel(ctx);
+    T_CHECK_EQ(goc_dial(ctx, "tcp", addr, &c), ECANCELED);
+    goc_ctx_release(ctx);
+
+    /* Expires while connecting. */
+    int64_t t0 = goc_now();
+    ctx = goc_ctx_with_timeout(goc_ctx_background(), 100 * MS);
+    int rc = goc_dial(ctx, "tcp", addr, &c);
+    T_CHECK_EQ(rc, ETIMEDOUT);
+    int64_t took = goc_now() - t0;
+    T_CHECK(took >= 90 * MS && took < 10 * GOC_SECOND);
+    if (rc == 0)
+        goc_conn_free(c);
+    goc_ctx_release(ctx);
+
+    /* Cancelled while connecting (or before: either way ECANCELED). */
+    ctx = goc_ctx_with_cancel(goc_ctx_background());
+    goc_timer *t = goc_after_func(50 * MS, cancel_later, ctx);
+    rc = goc_dial(ctx, "tcp", addr, &c);
+    T_CHECK_EQ(rc, ECANCELED);
+    if (rc == 0)
+        goc_conn_free(c);
+    goc_timer_stop(t);
+    goc_timer_free(t);
+    goc_ctx_release(ctx);
+
+    /* A context that stays alive: a normal dial. */
+    goc_listener *gl;
+    T_CHECK_EQ(goc_listen("tcp", "127.0.0.1:0", &gl), 0);
+    char gaddr[64];
+    goc_listener_addr(gl, gaddr, sizeof gaddr);
+    ctx = goc_ctx_with_timeout(goc_ctx_background(), 10 * GOC_SECOND);
+    T_CHECK_EQ(goc_dial(ctx, "tcp", gaddr, &c), 0);
+    goc_ctx_release(ctx);
+    goc_conn_free(c);
+    goc_listener_free(gl);
+
+    for (int i = 0; i < 3; i++)
+        close(fds[i]);
+    close(l);
+    return 0;
+}
+static void test_dial_ctx(void) { goc_run(dial_ctx_main, NULL); }
+
+/* ---- any descriptor: pipes ---- */
+
+#define PIPE_BYTES (4 << 20) /* well beyond a pipe's 64 KiB: the writer must wait */
+
+typedef struct piper {
+    int fd;
+    goc_wg *wg;
+    uint64_t sum;
+} piper;
+
+static void pipe_writer(void *arg) {
+    piper *p = arg;
+    static unsigned char chunk[10000];
+    for (size_t i = 0; i < sizeof chunk; i++)
+        chunk[i] = (unsigned char)(i * 31 + 7);
+    size_t sent = 0;
+    while (sent < PIPE_BYTES) {
+        size_t k = PIPE_BYTES - sent < sizeof chunk ? PIPE_BYTES - sent : sizeof chunk;
+        ssize_t n = goc_write(p->fd, chunk, k);
+        T_CHECK_EQ(n, (ssize_t)k);
+        if (n <= 0)
+            break;
+        for (size_t i = 0; i < k; i++)
+            p->sum += chunk[i];
+        sent += k;
+    }
+    T_CHECK_EQ(goc_fd_close(p->fd), 0);
+    goc_wg_done(p->wg);
+}
+
+static uint64_t drain(int fd, size_t *total) {
+    unsigned char buf[3000];
+    uint64_t sum = 0;
+    *total = 0;
+    for (;;) {
+        ssize_t n = goc_read(fd, buf, sizeof buf);
+        if (n <= 0) {
+            T_CHECK_EQ(n, 0);
+            break;
+        }
+        for (ssize_t i = 0; i < n; i++)
+            sum += buf[i];
+        *total += (size_t)n;
+    }
+    return sum;
+}
+
+static int pipe_main(void *arg) {
+    (void)arg;
+    int fds[2];
+    T_CHECK_EQ(pipe(fds), 0);
+    goc_wg wg = {0};
+    piper w = {fds[1], &wg, 0};
+    goc_wg_add(&wg, 1);
+    goc_go(pipe_writer, &w);
+    size_t total;
+    uint64_t sum = drain(fds[0], &total);
+    goc_wg_wait(&wg);
+    T_CHECK_EQ(total, PIPE_BYTES);
+    T_CHECK(sum == w.sum);
+    T_CHECK(fcntl(fds[0], F_GETFL) & O_NONBLOCK); /* made non-blocking at first use */
+    T_CHECK_EQ(goc_fd_close(fds[0]), 0);
+
+    /* goc_fd_wait: a deadline, then readiness. */
+    T_CHECK_EQ(pipe(fds), 0);
+    int64_t t0 = goc_now();
+    T_CHECK_EQ(goc_fd_wait(fds[0], POLLIN, t0 + 30 * MS), ETIMEDOUT);
+    T_CHECK(goc_now() - t0 >= 30 * MS);
+    T_CHECK_EQ(goc_fd_wait(fds[1], POLLOUT, 0), 0);
+    T_CHECK_EQ(goc_write(fds[1], "ab", 2), 2);
+    T_CHECK_EQ(goc_fd_wait(fds[0], POLLIN, 0), 0);
+    T_CHECK_EQ(goc_fd_wait(fds[0], POLLIN, 0), 0); /* still readable: not just an edge */
+    T_CHECK_EQ(goc_fd_wait(fds[0], POLLIN | POLLOUT, 0), EINVAL);
+    char b[4];
+    T_CHECK_EQ(goc_read(fds[0], b, sizeof b), 2);
+    goc_fd_close(fds[0]);
+    goc_fd_close(fds[1]);
+
+    /* A regular file is read in a blocking section. */
+    make_tmpdir();
+    char path[300];
+    snprintf(path, sizeof path, "%s/file", tmpdir);
+    int f = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    T_CHECK_EQ(goc_write(f, "hello", 5), 5);
+    T_CHECK_EQ(goc_fd_wait(f, POLLIN, 0), 0);
+    lseek(f, 0, SEEK_SET);
+    T_CHECK_EQ(goc_read(f, b, 4), 4);
+    T_CHECK(!memcmp(b, "hell", 4));
+    goc_fd_close(f);
+    unlink(path);
+    T_CHECK_EQ(goc_read(-1, b, 1), -EBADF);
+    return 0;
+}
+static void test_pipe(void) { goc_run(pipe_main, NULL); }
+
+/* A plain thread reads with goc_read while a goroutine writes. */
+typedef struct thread_reader {
+    int fd;
+    size_t total;
+    uint64_t sum;
+} thread_reader;
+
+static void *thread_drain(void *arg) {
+    thread_reader *tr = arg;
+    tr->sum = drain(tr->fd, &tr->total);
+    return NULL;
+}
+
+static int plain_thread_main(void *arg) {
+    (void)arg;
+    int fds[2];
+    T_CHECK_EQ(pipe(fds), 0);
+    thread_reader tr = {fds[0], 0, 0};
+    pthread_t th;
+    pthread_create(&th, NULL, thread_drain, &tr);
+    goc_wg wg = {0};
+    piper w = {fds[1], &wg, 0};
+    goc_wg_add(&wg, 1);
+    goc_go(pipe_writer, &w);
+    goc_wg_wait(&wg);
+    goc_blocking_begin();
+    pthread_join(th, NULL);
+    goc_blocking_end();
+    T_CHECK_EQ(tr.total, PIPE_BYTES);
+    T_CHECK(tr.sum == w.sum);
+    goc_fd_close(fds[0]);
+    return 0;
+}
+static void test_plain_thread(void) { goc_run(plain_thread_main, NULL); }
+
+/* ---- deadlock detection and the network (children) ---- */
+
+static int late_fd;
+
+/* A plain thread that never calls goc: it comes late on purpose. */
+static void *late_writer(void *arg) {
+    (void)arg;
+    usleep(200 * 1000);
+    if (write(late_fd, "x", 1) != 1)
+        abort();
+    return NULL;
+}
+
+static int pipe_wait_main(void *arg) {
+    (void)arg;
+    int fds[2];
+    if (pipe(fds))
+        abort();
+    late_fd = fds[1];
+    pthread_t th;
+    pthread_create(&th, NULL, late_writer, NULL);
+    char c;
+    /* The only goroutine waits on a descriptor: not a deadlock. */
+    ssize_t n = goc_read(fds[0], &c, 1);
+    fprintf(stderr, "read %zd\n", n);
+    if (n == 1)
+        fprintf(stderr, "net-wait-ok\n");
+    pthread_join(th, NULL);
+    return 0;
+}
+
+static void child_netwait_no_deadlock(void) {
+    goc_run(pipe_wait_main, NULL);
+    exit(0);
+}
+
+static int conn_wait_main(void *arg) {
+    (void)arg;
+    goc_listener *l;
+    char addr[64];
+    if (goc_listen("tcp", "127.0.0.1:0", &l) || goc_listener_addr(l, addr, sizeof addr))
+        abort();
+    /* A plain socket, connected before the wait, written to later. */
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in in = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+                             .sin_port = htons((uint16_t)atoi(strrchr(addr, ':') + 1))};
+    if (connect(s, (struct sockaddr *)&in, sizeof in))
+        abort();
+    goc_conn *c;
+    if (goc_accept(l, &c))
+        abort();
+    late_fd = s;
+    pthread_t th;
+    pthread_create(&th, NULL, late_writer, NULL);
+    char b;
+    ssize_t n = goc_conn_read(c, &b, 1);
+    if (n == 1)
+        fprintf(stderr, "net-wait-ok\n");
+    pthread_join(th, NULL);
+    goc_conn_free(c);
+    goc_listener_free(l);
+    close(s);
+    return 0;
+}
+
+static void child_connwait_no_deadlock(void) {
+    goc_run(conn_wait_main, NULL);
+    exit(0);
+}
+
+/* Control: the same wait on a channel nobody sends to is a deadlock. */
+static int chan_wait_main(void *arg) {
+    (void)arg;
+    goc_chan *ch = goc_chan_of(int, 0);
+    int v;
+    goc_recv(ch, &v);
+    return 0;
+}
+
+static void child_chan_deadlock(void) {
+    goc_run(chan_wait_main, NULL);
+    exit(0);
+}
+
+static void test_deadlock_detection(void) {
+    T_CHILD_DIES("netwait_no_deadlock", NULL, 0, "net-wait-ok");
+    T_CHILD_DIES("connwait_no_deadlock", NULL, 0, "net-wait-ok");
+    T_CHILD_DIES("chan_deadlock", NULL, 2, "all goroutines are asleep - deadlock!");
+}
+
+/* ---- close racing with operations (stress) ---- */
+
+typedef struct racer {
+    goc_conn *c;
+    goc_wg *wg;
+} racer;
+
+static void race_reader(void *arg) {
+    racer *r = arg;
+    char buf[64];
+    ssize_t n;
+    while ((n = goc_conn_read(r->c, buf, sizeof buf)) > 0) {
+    }
+    T_CHECK(n == 0 || n == -EBADF || n == -ECONNRESET);
+    goc_wg_done(r->wg);
+}
+
+static int close_race_main(void *arg) {
+    (void)arg;
+    for (int i = 0; i < 200 / SCALE; i++) {
+        pair p;
+        pair_open(&p);
+        goc_wg wg = {0};
+        racer r = {p.a, &wg};
+        goc_wg_add(&wg, 1);
+        goc_go(race_reader, &r);
+        if (i % 2)
+            goc_yield();
+        goc_conn_write(p.b, "abc", 3);
+        T_CHECK_EQ(goc_conn_close(p.a), 0); /* returns once the reader has left */
+        goc_wg_wait(&wg);
+        pair_free(&p);
+    }
+    return 0;
+}
+static void test_close_race(void) { goc_run(close_race_main, NULL); }
+
+int main(int argc, char **argv) {
+    static const t_case cases[] = {
+        T_CASE(test_tcp_echo),     T_CASE(test_tcp6_echo),       T_CASE(test_unix_echo),
+        T_CASE(test_addresses),    T_CASE(test_read_timeout),    T_CASE(test_deadline_past),
+        T_CASE(test_deadline_moved), T_CASE(test_close),         T_CASE(test_dial_refused),
+        T_CASE(test_dial_ctx),     T_CASE(test_pipe),            T_CASE(test_plain_thread),
+        T_CASE(test_deadlock_detection), T_CASE(test_close_race),
+    };
+    static const t_case children[] = {
+        {"netwait_no_deadlock", child_netwait_no_deadlock},
+        {"connwait_no_deadlock", child_connwait_no_deadlock},
+        {"chan_deadlock", child_chan_deadlock},
+    };
+    int rc = T_RUN(cases, children);
+    if (tmpdir[0])
+        rmdir(tmpdir);
+    return rc;
+}
