@@ -451,8 +451,18 @@ static int full_listener(char *addr, size_t len, int *fds, int nfds) {
     return l;
 }
 
+typedef struct canceller {
+    goc_ctx *ctx;
+    goc_wg done;
+} canceller;
+
+/* Cancels after a while: the dial is then waiting, or not yet; the result
+   is ECANCELED either way. */
 static void cancel_later(void *arg) {
-    goc_ctx_cancel(arg);
+    canceller *c = arg;
+    goc_sleep(50 * MS);
+    goc_ctx_cancel(c->ctx);
+    goc_wg_done(&c->done);
 }
 
 static int dial_ctx_main(void *arg) {
@@ -480,15 +490,15 @@ static int dial_ctx_main(void *arg) {
     goc_ctx_release(ctx);
 
     /* Cancelled while connecting (or before: either way ECANCELED). */
-    ctx = goc_ctx_with_cancel(goc_ctx_background());
-    goc_timer *t = goc_after_func(50 * MS, cancel_later, ctx);
-    rc = goc_dial(ctx, "tcp", addr, &c);
+    canceller cc = {goc_ctx_with_cancel(goc_ctx_background()), {0}};
+    goc_wg_add(&cc.done, 1);
+    goc_go(cancel_later, &cc);
+    rc = goc_dial(cc.ctx, "tcp", addr, &c);
     T_CHECK_EQ(rc, ECANCELED);
     if (rc == 0)
         goc_conn_free(c);
-    goc_timer_stop(t);
-    goc_timer_free(t);
-    goc_ctx_release(ctx);
+    goc_wg_wait(&cc.done);
+    goc_ctx_release(cc.ctx);
 
     /* A context that stays alive: a normal dial. */
     goc_listener *gl;

@@ -75,7 +75,7 @@ int goc__unix_addr(const char *path, struct sockaddr_storage *ss, socklen_t *len
 
 static int eai_errno(int rc) {
     switch (rc) {
-    case EAI_SYSTEM: return errno ? errno : EIO;
+    case EAI_SYSTEM: return goc__errno_get() ? goc__errno_get() : EIO;
     case EAI_MEMORY: return ENOMEM;
     case EAI_AGAIN: return EAGAIN;
     case EAI_SERVICE:

@@ -86,7 +86,7 @@ int goc__netfd_close(goc__netfd *n) {
     if ((s & GOC__NETFD_COUNT) != 1)
         goc__semacquire(&n->csema, false, "net close");
     goc__pollfd_close(n->pd);
-    return close(n->fd) == 0 ? 0 : errno;
+    return close(n->fd) == 0 ? 0 : goc__errno_get();
 }
 
 bool goc__deadline_passed(int64_t t) {
@@ -141,7 +141,7 @@ ssize_t goc_conn_read(goc_conn *c, void *buf, size_t n) {
         r = read(c->n.fd, buf, n);
         if (r >= 0)
             break;
-        int e = errno;
+        int e = goc__errno_get();
         if (e == EINTR)
             continue;
         if (e == EAGAIN)
@@ -171,7 +171,7 @@ ssize_t goc_conn_write(goc_conn *c, const void *buf, size_t n) {
             done += (size_t)r;
             continue;
         }
-        e = errno;
+        e = goc__errno_get();
         if (e == EINTR)
             continue;
         if (e == EAGAIN)
@@ -210,7 +210,7 @@ int goc_conn_set_write_deadline(goc_conn *c, int64_t t) {
 int goc_conn_close_write(goc_conn *c) {
     if (!goc__netfd_incref(&c->n))
         return EBADF;
-    int rc = shutdown(c->n.fd, SHUT_WR) == 0 ? 0 : errno;
+    int rc = shutdown(c->n.fd, SHUT_WR) == 0 ? 0 : goc__errno_get();
     goc__netfd_decref(&c->n);
     return rc;
 }
@@ -235,7 +235,7 @@ static int sock_addr(goc__netfd *n, bool peer, char *buf, size_t len) {
     int rc = (peer ? getpeername(n->fd, (struct sockaddr *)&ss, &sl)
                    : getsockname(n->fd, (struct sockaddr *)&ss, &sl)) == 0
                  ? 0
-                 : errno;
+                 : goc__errno_get();
     goc__netfd_decref(n);
     if (rc)
         return rc;
@@ -315,7 +315,7 @@ static int dial_wait(dialer *d, goc__netfd *n) {
         int soerr = 0;
         socklen_t sl = sizeof soerr;
         if (getsockopt(n->fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) != 0)
-            return errno;
+            return goc__errno_get();
         if (soerr == EINPROGRESS || soerr == EALREADY || soerr == EINTR)
             continue;
         if (soerr)
@@ -326,8 +326,8 @@ static int dial_wait(dialer *d, goc__netfd *n) {
         sl = sizeof ss;
         if (getpeername(n->fd, (struct sockaddr *)&ss, &sl) == 0)
             return 0;
-        if (errno != ENOTCONN)
-            return errno;
+        if (goc__errno_get() != ENOTCONN)
+            return goc__errno_get();
     }
 }
 
@@ -335,7 +335,7 @@ static int dial_wait(dialer *d, goc__netfd *n) {
 static int dial_one(dialer *d, const struct sockaddr *sa, socklen_t sl, goc_conn **out) {
     int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
-        return errno;
+        return goc__errno_get();
     int err;
     goc_conn *c = conn_new(fd, sa->sa_family, &err);
     if (!c) {
@@ -344,7 +344,7 @@ static int dial_one(dialer *d, const struct sockaddr *sa, socklen_t sl, goc_conn
     }
     int rc;
     do
-        rc = connect(fd, sa, sl) == 0 ? 0 : errno;
+        rc = connect(fd, sa, sl) == 0 ? 0 : goc__errno_get();
     while (rc == EINTR && !ctx_err(d->ctx));
     if (rc == EINPROGRESS)
         rc = dial_wait(d, &c->n);
@@ -419,14 +419,14 @@ int goc_dial(goc_ctx *ctx, const char *network, const char *address, goc_conn **
 static int listen_socket(const struct sockaddr *sa, socklen_t sl, int v6only, int *fdp) {
     int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
-        return errno;
+        return goc__errno_get();
     int one = 1;
     if (sa->sa_family != AF_UNIX)
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     if (sa->sa_family == AF_INET6 && v6only >= 0)
         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof v6only);
     if (bind(fd, sa, sl) != 0 || listen(fd, LISTEN_BACKLOG) != 0) {
-        int e = errno;
+        int e = goc__errno_get();
         close(fd);
         return e;
     }
@@ -535,7 +535,7 @@ int goc_accept(goc_listener *l, goc_conn **out) {
                 close(fd);
             break;
         }
-        rc = errno;
+        rc = goc__errno_get();
         if (rc == EINTR || rc == ECONNABORTED)
             continue; /* as Go: a connection reset before accept is not the listener's error */
         if (rc == EAGAIN)

@@ -69,7 +69,7 @@ static fdent *fdtab_entry(int fd, bool create) {
 static int fdent_register(fdent *e, int fd) {
     struct stat st;
     if (fstat(fd, &st) != 0)
-        return errno;
+        return goc__errno_get();
     e->dev = st.st_dev;
     e->ino = st.st_ino;
     if (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) {
@@ -78,7 +78,7 @@ static int fdent_register(fdent *e, int fd) {
     }
     int fl = fcntl(fd, F_GETFL);
     if (fl < 0 || (!(fl & O_NONBLOCK) && fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0))
-        return errno;
+        return goc__errno_get();
     int err;
     goc__pollfd *pd = goc__pollfd_open(fd, &err);
     if (!pd) {
@@ -115,7 +115,7 @@ static fdent *fd_lookup(int fd, int *err) {
 static goc__pollfd *fd_pollfd_checked(fdent *e, int fd, int *err) {
     struct stat st;
     if (fstat(fd, &st) != 0) {
-        *err = errno;
+        *err = goc__errno_get();
         return NULL;
     }
     goc__lock_acquire(&e->lock);
@@ -168,8 +168,8 @@ static ssize_t io_blocking(int fd, void *buf, size_t n, bool rd) {
     ssize_t r;
     do
         r = rd ? read(fd, buf, n) : write(fd, buf, n);
-    while (r < 0 && errno == EINTR);
-    int e = errno;
+    while (r < 0 && goc__errno_get() == EINTR);
+    int e = goc__errno_get();
     goc_blocking_end();
     return r < 0 ? -e : r;
 }
@@ -194,7 +194,7 @@ ssize_t goc_read(int fd, void *buf, size_t n) {
         ssize_t r = read(fd, buf, n);
         if (r >= 0)
             return r;
-        err = errno;
+        err = goc__errno_get();
         if (err == EINTR)
             continue;
         if (err != EAGAIN)
@@ -222,7 +222,7 @@ ssize_t goc_write(int fd, const void *buf, size_t n) {
                 break;
             continue;
         }
-        err = nopoll ? (int)-r : errno;
+        err = nopoll ? (int)-r : goc__errno_get();
         if (err == EINTR)
             continue;
         if (err == EAGAIN && !nopoll) {
@@ -245,5 +245,5 @@ int goc_fd_close(int fd) {
         if (pd)
             goc__pollfd_close(pd);
     }
-    return close(fd) == 0 ? 0 : errno;
+    return close(fd) == 0 ? 0 : goc__errno_get();
 }

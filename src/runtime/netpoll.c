@@ -28,6 +28,19 @@
 #include <time.h>
 #include <unistd.h>
 
+#ifdef GOC_TSAN
+/* The record reaches the poller through the kernel (epoll's data word),
+   which TSan cannot see: a release at registration pairs with an acquire
+   at each event. */
+void __tsan_acquire(void *addr);
+void __tsan_release(void *addr);
+#define tsan_acquire(p) __tsan_acquire(p)
+#define tsan_release(p) __tsan_release(p)
+#else
+#define tsan_acquire(p) ((void)(p))
+#define tsan_release(p) ((void)(p))
+#endif
+
 #define EVENTS_PER_POLL 128 /* as Go */
 #define SEQ_BITS 16         /* the top 16 bits of a pointer are free on x86-64 and AArch64 */
 
@@ -73,6 +86,7 @@ goc__pollfd *goc__pollfd_open(int fd, int *err) {
     pd->closing = false;
     uint64_t seq = pd->seq & ((1u << SEQ_BITS) - 1);
     goc__lock_release(&pd->lock);
+    tsan_release(pd);
     struct epoll_event ev = {
         .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
         .data.u64 = (uint64_t)(uintptr_t)pd | (seq << (64 - SEQ_BITS)),
@@ -236,6 +250,7 @@ int goc__pollfd_wait(goc__pollfd *pd, int mode, int64_t deadline) {
 static void dispatch(uint64_t data, uint32_t events) {
     goc__pollfd *pd = (goc__pollfd *)(uintptr_t)(data & ((1ULL << (64 - SEQ_BITS)) - 1));
     uint32_t seq = (uint32_t)(data >> (64 - SEQ_BITS));
+    tsan_acquire(pd);
     goc__lock_acquire(&pd->lock);
     if ((pd->seq & ((1u << SEQ_BITS) - 1)) != seq || pd->closing) {
         goc__lock_release(&pd->lock);
