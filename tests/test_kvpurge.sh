@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# kvpurge against a private redis-server: everything deleted, --match,
+# --dry-run, the error limit (a server where UNLINK and DEL are renamed
+# away, so every delete fails), --timeout (a server whose clients are
+# paused), a refused connection, and usage errors (exit 2).
+# Usage: tests/test_kvpurge.sh PATH/TO/kvpurge
+# Exits 77 (CTest: skipped) when redis-server or redis-cli is missing.
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+bin=${1:?usage: test_kvpurge.sh PATH/TO/kvpurge}
+
+if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; then
+	echo "SKIPPED: redis-server or redis-cli is not installed (scripts/deps.sh test)"
+	exit 77
+fi
+. "$here/../cmd/kvpurge/redis.sh"
+
+tmp=$(mktemp -d)
+servers=()
+cleanup() {
+	for pf in "${servers[@]+"${servers[@]}"}"; do
+		REDIS_PIDFILE=$pf redis_stop
+	done
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+passed=0 failed=0
+check() { # check NAME CONDITION-STATUS
+	if [ "$2" -eq 0 ]; then
+		passed=$((passed + 1))
+		echo "ok   $1"
+	else
+		failed=$((failed + 1))
+		echo "FAIL $1"
+		echo "---- stdout:"; cat "$tmp/out"; echo "---- stderr:"; cat "$tmp/err"
+	fi
+}
+run() { # run ARGS...: status in $rc, output in $tmp/out and $tmp/err
+	rc=0
+	timeout 120 "$bin" "$@" >"$tmp/out" 2>"$tmp/err" || rc=$?
+}
+has() { grep -q -- "$2" "$tmp/$1"; }
+
+# ---- usage (no server needed) ----
+for args in "--workers 0" "--bogus" "--timeout soon" "--addr" "--count -5" "--max-errors x" "extra"; do
+	# shellcheck disable=SC2086
+	run $args
+	[ "$rc" -eq 2 ] && has err usage
+	check "usage: $args -> exit 2" $?
+done
+run --help
+[ "$rc" -eq 0 ] && has out "--max-errors"
+check "--help -> exit 0" $?
+
+# ---- a normal server ----
+mkdir -p "$tmp/a"
+redis_start "$tmp/a" || exit 1
+servers+=("$REDIS_PIDFILE")
+A=127.0.0.1:$REDIS_PORT
+
+redis_fill 20000 k
+run --addr "$A" --workers 8 --quiet
+[ "$rc" -eq 0 ] && has out "deleted 20000," && has out "failed 0," && [ "$(redis_cli dbsize)" = 0 ]
+check "all keys deleted (20000 keys, 8 workers)" $?
+
+redis_fill 3000 keep
+redis_fill 4000 drop
+run --addr "$A" --match 'drop:*' --count 100 --workers 3 --quiet
+[ "$rc" -eq 0 ] && has out "deleted 4000," && [ "$(redis_cli dbsize)" = 3000 ] &&
+	[ "$(redis_cli --scan --pattern 'drop:*' | wc -l)" = 0 ]
+check "--match deletes only matching keys" $?
+
+run --addr "$A" --dry-run --quiet
+[ "$rc" -eq 0 ] && has out "would delete 3000," && [ "$(redis_cli dbsize)" = 3000 ]
+check "--dry-run deletes nothing" $?
+
+run --addr "$A" --del --workers 1 --count 7 --progress 1ms
+[ "$rc" -eq 0 ] && has out "deleted 3000," && [ "$(redis_cli dbsize)" = 0 ]
+check "--del, one worker, small pages" $?
+
+run --addr "$A" --quiet
+[ "$rc" -eq 0 ] && has out "scanned 0, deleted 0,"
+check "empty database: nothing to do, exit 0" $?
+
+# --timeout: every client paused, so SCAN waits until the run's deadline.
+redis_fill 100 t
+redis_cli client pause 3000 ALL >/dev/null
+start=$(date +%s%N)
+run --addr "$A" --timeout 300ms --quiet
+took=$((($(date +%s%N) - start) / 1000000))
+[ "$rc" -eq 1 ] && has err "timed out" && [ "$took" -lt 2500 ]
+check "--timeout stops a stuck run (${took} ms)" $?
+
+# ---- a server that refuses every delete ----
+mkdir -p "$tmp/b"
+redis_start "$tmp/b" --rename-command UNLINK "" --rename-command DEL "" || exit 1
+servers+=("$REDIS_PIDFILE")
+B=127.0.0.1:$REDIS_PORT
+redis_fill 1000 k
+run --addr "$B" --max-errors 10 --workers 4 --quiet
+[ "$rc" -eq 1 ] && has err "more than 10 errors" && has out "stopped" && has err "unknown command" &&
+	has out "deleted 0," && [ "$(redis_cli dbsize)" = 1000 ]
+check "--max-errors 10 stops the run, exit 1" $?
+f=$(sed -n 's/.*failed \([0-9]*\),.*/\1/p' "$tmp/out")
+[ -n "$f" ] && [ "$f" -gt 10 ]
+check "error limit: the report counts more than 10 failures ($f)" $?
+
+run --addr "$B" --max-errors 5000 --workers 2 --quiet --del
+[ "$rc" -eq 1 ] && has out "failed 1000," && has out "done"
+check "every delete fails below the limit: exit 1, all counted" $?
+
+# ---- nobody listening ----
+REDIS_PIDFILE=${servers[1]} redis_stop
+run --addr "$B" --quiet
+[ "$rc" -eq 1 ] && has err "connect to $B" && has err "refused"
+check "connection refused: exit 1" $?
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
