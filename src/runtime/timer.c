@@ -103,11 +103,14 @@ void goc__timer_add(goc__timer *t) {
     atomic_store_explicit(&t->p, p, memory_order_relaxed);
     sift_up(p, i);
     bool earliest = t->idx == 0;
+    /* Read under the lock: once it is released, a periodic timer may fire
+       and be re-armed (t->when written) on another thread. */
+    int64_t when = t->when;
     if (earliest)
         update_timer0(p);
     goc__lock_release(&p->timers_lock);
     if (earliest)
-        goc__timers_wake(t->when);
+        goc__timers_wake(when);
 }
 
 static void wait_not_running(goc__timer *t) {
