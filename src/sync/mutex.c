@@ -28,8 +28,10 @@
  * negative count and wait on _reader_sem; _departing counts the readers the
  * writer still waits for, and the last one releases _writer_sem.
  *
- * GOC_DEBUG=sync=1: a mutex remembers the goroutine that holds it and a lock
- * by that same goroutine is reported (a recursive lock) instead of hanging;
+ * GOC_DEBUG=sync=1: a mutex remembers the goroutine that holds it; a lock by
+ * that same goroutine that is still waiting after a second (nobody else
+ * unlocked it meanwhile, which would be legal) is reported as a recursive
+ * lock instead of hanging;
  * read locks are tracked per goroutine in a side table, to report a read
  * lock taken again, or a write lock taken, by a goroutine that already holds
  * a read lock, when that would deadlock.
@@ -92,12 +94,26 @@ static inline void do_spin(void) {
 /* ------------------------------------------------------------------------ */
 /* Debug checks (GOC_DEBUG=sync=1).                                         */
 
-static void debug_lock_check(goc_mutex *m, const char *what) {
-    uint64_t me = goc_id();
+#define DEBUG_GRACE_NS 1000000000 /* a held mutex may yet be unlocked by another goroutine (legal): wait this long before calling it recursion */
+
+/* Waits on m->_sema as lock_slow does. With GOC_DEBUG=sync=1, when the
+   goroutine that holds m is this one, it waits at most DEBUG_GRACE_NS at
+   first: if nobody has unlocked m by then, this is a recursive Lock, which
+   would hang, and it is reported. */
+static void mutex_sleep(goc_mutex *m, bool lifo) {
+    uint64_t me;
     /* relaxed: only this goroutine stores its own id, so a match is exact */
-    if (me != 0 && atomic_load_explicit(&m->_owner, memory_order_relaxed) == me)
-        goc__fatal("sync: %s: goroutine %llu already holds this lock (recursive locking deadlocks)",
-                   what, (unsigned long long)me);
+    if (GOC_LIKELY(!goc__debug.sync) || (me = goc_id()) == 0 ||
+        atomic_load_explicit(&m->_owner, memory_order_relaxed) != me) {
+        goc__semacquire(&m->_sema, lifo, "sync.Mutex.Lock");
+        return;
+    }
+    if (goc__semacquire_until(&m->_sema, lifo, "sync.Mutex.Lock", goc_now() + DEBUG_GRACE_NS))
+        return;
+    if (atomic_load_explicit(&m->_owner, memory_order_relaxed) == me)
+        goc__fatal("sync: Lock: goroutine %llu already holds this lock (recursive locking deadlocks)",
+                   (unsigned long long)me);
+    goc__semacquire(&m->_sema, lifo, "sync.Mutex.Lock"); /* still counted as a waiter */
 }
 
 /* Read locks held, per (RWMutex, goroutine): chained hash under one lock. */
@@ -198,7 +214,7 @@ static void lock_slow(goc_mutex *m) {
         bool lifo = wait_start != 0;
         if (wait_start == 0)
             wait_start = goc_now();
-        goc__semacquire(&m->_sema, lifo, "sync.Mutex.Lock");
+        mutex_sleep(m, lifo);
         starving = starving || goc_now() - wait_start > STARVATION_THRESHOLD_NS;
         old = atomic_load(&m->_state);
         if (old & MUTEX_STARVING) {
@@ -218,8 +234,6 @@ static void lock_slow(goc_mutex *m) {
 }
 
 void goc_mutex_lock(goc_mutex *m) {
-    if (GOC_UNLIKELY(goc__debug.sync))
-        debug_lock_check(m, "Lock");
     int32_t z = 0;
     /* acquire: pairs with the release in unlock's fetch_sub */
     if (GOC_UNLIKELY(!atomic_compare_exchange_strong_explicit(&m->_state, &z, MUTEX_LOCKED,
