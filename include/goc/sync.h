@@ -197,6 +197,62 @@ GOC_API void goc_pool_sweep(goc_pool *p);
 /* Releases every cached object and the caches; the pool is empty and usable. */
 GOC_API void goc_pool_free(goc_pool *p);
 
+/* ---- Weighted semaphore (golang.org/x/sync/semaphore) ---- */
+/* A semaphore of `size` units; acquire takes n of them. Waiters are served
+   strictly in arrival order, so a large request is not starved by a stream
+   of small ones (a small request waits behind a large one).
+       goc_sema s = GOC_SEMA_INIT(8);    or  goc_sema_init(&s, 8);
+   A zero-filled goc_sema has size 0. */
+typedef struct goc_sema {
+    int64_t _size;
+    int64_t _cur;           /* units held */
+    _Atomic uint32_t _lock; /* spinlock over _cur and the queue */
+    void *_head, *_tail;    /* waiters, oldest first */
+} goc_sema;
+#define GOC_SEMA_INIT(n) {._size = (n)}
+
+struct goc_ctx;
+GOC_API void goc_sema_init(goc_sema *s, int64_t size);
+/* Takes n units, waiting until they are free or ctx is done. Returns 0, or
+   ctx's error (ECANCELED, ETIMEDOUT) with nothing taken. A ctx that is
+   already done fails at once, even if the units are free. ctx NULL: never
+   cancelled. n > size waits for ctx only (it can never succeed). */
+GOC_API int goc_sema_acquire(goc_sema *s, struct goc_ctx *ctx, int64_t n);
+/* Takes n units if they are free and nobody waits; never blocks. */
+GOC_API bool goc_sema_try_acquire(goc_sema *s, int64_t n);
+/* Gives n units back; panic "semaphore: released more than held" if more
+   than are held. */
+GOC_API void goc_sema_release(goc_sema *s, int64_t n);
+
+/* ---- errgroup (golang.org/x/sync/errgroup) ---- */
+/* A group of goroutines working on one task. Each returns an int: 0 for
+   success, else an error (an errno value or an application code). The
+   first error is kept and cancels the group's context (with that error as
+   its cause); wait returns it once every goroutine has returned.
+       goc_errgroup *g = goc_errgroup_new(ctx);
+       goc_errgroup_go(g, fetch, url);    ...   int err = goc_errgroup_wait(g);
+       goc_errgroup_free(g);                                                */
+typedef struct goc_errgroup goc_errgroup;
+
+/* A group whose context derives from parent (NULL: the background). */
+GOC_API goc_errgroup *goc_errgroup_new(struct goc_ctx *parent);
+/* The group's context: cancelled at the first error, or when wait returns.
+   Valid until goc_errgroup_free. */
+GOC_API struct goc_ctx *goc_errgroup_ctx(goc_errgroup *g);
+/* Runs fn(arg) in a new goroutine. With a limit set, first waits until fewer
+   than the limit are running. */
+GOC_API void goc_errgroup_go(goc_errgroup *g, int (*fn)(void *arg), void *arg);
+/* As go, but returns false instead of waiting when the limit is reached. */
+GOC_API bool goc_errgroup_try_go(goc_errgroup *g, int (*fn)(void *arg), void *arg);
+/* At most n goroutines at once (n < 0: no limit). panic "errgroup: modify
+   limit while N goroutines in the group are still active" if some run. */
+GOC_API void goc_errgroup_set_limit(goc_errgroup *g, int n);
+/* Waits for every goroutine started so far, cancels the context, and
+   returns the first error (0 if none). */
+GOC_API int goc_errgroup_wait(goc_errgroup *g);
+/* Frees the group (and releases its context). Call after wait. */
+GOC_API void goc_errgroup_free(goc_errgroup *g);
+
 #ifdef __cplusplus
 }
 #endif
