@@ -46,6 +46,9 @@ void __tsan_release(void *addr);
 
 static int epfd = -1;
 static int breakfd = -1;
+/* Set (release) once epfd and breakfd exist: Ms that poll without having
+   gone through pthread_once read them only after an acquire of this. */
+static _Atomic bool netpoll_ready;
 static pthread_once_t netpoll_once = PTHREAD_ONCE_INIT;
 static _Atomic uint32_t break_pending;
 static goc__lock free_lock;
@@ -59,10 +62,11 @@ static void netpoll_init_once(void) {
     struct epoll_event ev = {.events = EPOLLIN, .data.u64 = 0};
     if (epoll_ctl(epfd, EPOLL_CTL_ADD, breakfd, &ev) != 0)
         goc__fatal("netpoll: epoll_ctl: %s", strerror(errno));
+    atomic_store_explicit(&netpoll_ready, true, memory_order_release);
 }
 
 bool goc__netpoll_inited(void) {
-    return epfd >= 0;
+    return atomic_load_explicit(&netpoll_ready, memory_order_acquire);
 }
 
 goc__pollfd *goc__pollfd_open(int fd, int *err) {
@@ -275,7 +279,7 @@ static void dispatch(uint64_t data, uint32_t events) {
 }
 
 int goc__netpoll(int64_t until) {
-    if (epfd < 0)
+    if (!atomic_load_explicit(&netpoll_ready, memory_order_acquire))
         return 0;
     struct epoll_event evs[EVENTS_PER_POLL];
     struct timespec ts, *tsp = NULL;
@@ -290,6 +294,9 @@ int goc__netpoll(int64_t until) {
     int n = epoll_pwait2(epfd, evs, EVENTS_PER_POLL, tsp, NULL);
     if (n < 0)
         return 0;
+    /* A break (goc__netpoll_break) orders what its caller wrote before it,
+       say startm's m->p for this M, before we return: through the kernel. */
+    tsan_acquire(&break_pending);
     int woken = 0;
     for (int i = 0; i < n; i++) {
         if (evs[i].data.u64 == 0) {
@@ -306,7 +313,9 @@ int goc__netpoll(int64_t until) {
 }
 
 void goc__netpoll_break(void) {
-    if (breakfd < 0 || atomic_exchange(&break_pending, 1))
+    tsan_release(&break_pending); /* even when a break is already on its way */
+    if (!atomic_load_explicit(&netpoll_ready, memory_order_acquire) ||
+        atomic_exchange(&break_pending, 1))
         return; /* a break is already on its way */
     uint64_t one = 1;
     if (write(breakfd, &one, sizeof one) < 0) {
