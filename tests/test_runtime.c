@@ -452,6 +452,51 @@ static void test_maxprocs_runtime(void) {
     T_CHECK_EQ(goc_run(procs_main, NULL), 0);
 }
 
+/* ---- a long blocking call hands its P over: one thread still runs others ---- */
+
+static int block_pipe[2];
+static _Atomic int block_order;
+
+static void block_reader(void *arg) {
+    goc_wg *wg = arg;
+    char c = 0;
+    goc_blocking_begin();
+    ssize_t n = read(block_pipe[0], &c, 1); /* blocks the thread */
+    goc_blocking_end();
+    T_CHECK_EQ(n, 1);
+    T_CHECK_EQ(c, 'x');
+    T_CHECK_EQ(atomic_fetch_add(&block_order, 1), 1);
+    goc_wg_done(wg);
+}
+
+static void block_writer(void *arg) {
+    goc_wg *wg = arg;
+    T_CHECK_EQ(atomic_fetch_add(&block_order, 1), 0);
+    T_CHECK_EQ(write(block_pipe[1], "x", 1), 1);
+    goc_wg_done(wg);
+}
+
+static int blocking_main(void *arg) {
+    (void)arg;
+    goc_maxprocs(1);
+    T_CHECK_EQ(pipe(block_pipe), 0);
+    goc_wg wg = {0};
+    goc_wg_add(&wg, 2);
+    goc_go(block_reader, &wg);
+    goc_yield(); /* the reader blocks in read(2) holding the only P ... */
+    goc_go(block_writer, &wg); /* ... which sysmon hands to another thread */
+    goc_wg_wait(&wg);
+    close(block_pipe[0]);
+    close(block_pipe[1]);
+    return 0;
+}
+
+static void test_blocking_handoff(void) {
+    int old = goc_maxprocs(0);
+    T_CHECK_EQ(goc_run(blocking_main, NULL), 0);
+    goc_maxprocs(old);
+}
+
 /* ---- dump: Go's format, wait reasons, names, creators ---- */
 
 static goc_wg dump_gate;
@@ -747,7 +792,7 @@ int main(int argc, char **argv) {
         T_CASE(test_idle_no_cpu),      T_CASE(test_go_before_run),      T_CASE(test_run_twice),        T_CASE(test_million_goroutines), T_CASE(test_million_parked),
         T_CASE(test_fairness_respawn), T_CASE(test_parallel_threads),   T_CASE(test_go_copy),
         T_CASE(test_pthread_waits_wg), T_CASE(test_sleep_parks),        T_CASE(test_many_sleepers),
-        T_CASE(test_yield),            T_CASE(test_errno_preserved),    T_CASE(test_maxprocs_runtime),
+        T_CASE(test_yield),            T_CASE(test_errno_preserved),    T_CASE(test_maxprocs_runtime), T_CASE(test_blocking_handoff),
         T_CASE(test_dump),             T_CASE(test_shuffle_stress),
         T_CASE(test_misuse),
     };

@@ -272,6 +272,12 @@ struct goc__p {
     int ntimers, timers_cap;
     _Atomic int64_t timer0;         /* earliest when, or INT64_MAX: read without the lock */
     uint64_t shuffle_state;
+    /* goc_blocking_begin/end: the M's address while that M is in a blocking
+       call (the P stays with it), else 0. sysmon CASes it to 0 to hand the P
+       to another M when the call lasts; the M takes it back by CAS M -> 0,
+       which fails once the P is gone (even if another M now blocks on it). */
+    _Atomic uintptr_t psys;
+    _Atomic int64_t sys_since;
 };
 
 struct goc__m {

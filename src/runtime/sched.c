@@ -469,9 +469,16 @@ static void sysmon_kick(void) {
 static void acquirep(goc__m *m, goc__p *p) {
     m->p = p;
     p->m = m;
-    int gmp = atomic_load_explicit(&goc__sched.gomaxprocs, memory_order_relaxed);
-    if (atomic_load_explicit(&goc__sched.npidle, memory_order_relaxed) < gmp)
-        sysmon_kick();
+    sysmon_kick(); /* a P is busy: sysmon has work to watch */
+}
+
+/* Whether every P below GOMAXPROCS is idle (retired ones are always idle). */
+static bool all_idle(void) {
+    int gmp = atomic_load(&goc__sched.gomaxprocs), n = atomic_load(&goc__sched.nallp);
+    for (int i = 0; i < n && i < gmp; i++)
+        if (!atomic_load_explicit(&goc__sched.allp[i]->idle, memory_order_relaxed))
+            return false;
+    return true;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -562,7 +569,11 @@ void goc__ready(goc__g *g) {
                                                  memory_order_relaxed))
         return;
     goc__m *m = goc__getm();
-    if (m && m->p) {
+    /* An idle M blocked in the poller has no P, but startm may be giving it
+       one right now (a racy m->p), and a goroutine inside a blocking section
+       may have lost its P to sysmon: their wakes go to the global queue. */
+    if (m && !atomic_load_explicit(&m->polling, memory_order_relaxed) && m->p &&
+        !(m->curg && m->curg->locked_blocking)) {
         /* The readied G goes in runnext. Another M is woken only when this
            P has more queued than that one G: a G that readies another and
            then blocks (a channel hand-off) lets it run here at once, and
@@ -942,6 +953,8 @@ static void park_impl(bool (*unlock)(void *), void *arg, const char *reason, goc
     goc__g *g = m->curg;
     if (GOC_UNLIKELY(!g))
         goc__fatal("goc__park called outside a goroutine");
+    if (GOC_UNLIKELY(g->locked_blocking))
+        goc__fatal("a goroutine blocked on goc (%s) inside goc_blocking_begin/end", reason);
     g->wait_reason = reason;
     g->wait_since = coarse_now();
     int saved = *m->errno_loc;
@@ -962,7 +975,7 @@ static void yield_after(goc__m *m, goc__g *g, void *a) {
 
 void goc_yield(void) {
     goc__m *m = goc__getm();
-    if (!m || !m->curg) {
+    if (!m || !m->curg || m->curg->locked_blocking) {
         sched_yield();
         return;
     }
@@ -1089,7 +1102,7 @@ static goc__g *newproc(void (*fn)(void *), void *arg, const goc_go_options *opts
    here). Go gets the same effect from preempting the spawner. */
 static void spawn(goc__g *g) {
     goc__m *m = goc__getm();
-    if (m && m->p) {
+    if (m && m->p && !(m->curg && m->curg->locked_blocking)) {
         goc__p *p = m->p;
         uint32_t before = atomic_load_explicit(&p->runqhead, memory_order_relaxed);
         runq_put(p, g, true);
@@ -1202,6 +1215,8 @@ static bool trim_gfree(int max) {
     return atomic_load_explicit(&goc__sched.ngfree, memory_order_relaxed) > GFREE_KEEP;
 }
 
+static void retake(void);
+
 static void *sysmon_main(void *arg) {
     (void)arg;
     sigset_t all;
@@ -1211,10 +1226,10 @@ static void *sysmon_main(void *arg) {
     int idle = 0;
     for (;;) {
         int gmp = atomic_load(&goc__sched.gomaxprocs);
-        if (!atomic_load(&goc__sched.running) || atomic_load(&goc__sched.npidle) >= gmp) {
+        if (!atomic_load(&goc__sched.running) || all_idle()) {
             atomic_store(&sysmon_wake, 0);
             atomic_store(&sysmon_sleeping, true);
-            if (atomic_load(&goc__sched.running) && atomic_load(&goc__sched.npidle) < gmp) {
+            if (atomic_load(&goc__sched.running) && !all_idle()) {
                 atomic_store(&sysmon_sleeping, false);
             } else {
                 /* Idle: finish trimming pooled stacks slowly, then sleep. */
@@ -1226,6 +1241,7 @@ static void *sysmon_main(void *arg) {
             idle = 0;
         }
         usleep(delay);
+        retake();
         trim_gfree(TRIM_BUSY);
         /* As Go: if nobody polled the network for 10 ms (every P busy), poll
            here; the woken goroutines go to the global queue. */
@@ -1433,18 +1449,88 @@ int goc_run(int (*main_fn)(void *), void *arg) {
 /* ------------------------------------------------------------------------ */
 /* Blocking sections and plain threads.                                     */
 
+/* As Go's entersyscall/exitsyscall. The P stays with the M (a short call
+   costs two atomic stores); if the call lasts over BLOCKING_RETAKE_NS, sysmon
+   hands the P to another M so the P's goroutines run on. On the way out the M
+   takes its P back if it is still there, else any idle P, else it queues its
+   goroutine globally and goes idle itself. Inside the section the goroutine
+   must not call what could park it (goc__park says so). */
+#define BLOCKING_RETAKE_NS (20 * GOC_MICROSECOND) /* as Go's sysmon: 20 us */
+
 void goc_blocking_begin(void) {
-    goc__g *g = goc__curg();
-    if (g)
-        g->locked_blocking = true;
     atomic_fetch_add(&goc__sched.nblocking, 1);
+    goc__m *m = goc__getm();
+    goc__g *g = m ? m->curg : NULL;
+    if (!g)
+        return;
+    g->locked_blocking = true;
+    goc__p *p = m->p;
+    atomic_store_explicit(&p->sys_since, coarse_now(), memory_order_relaxed);
+    atomic_store_explicit(&p->psys, (uintptr_t)m, memory_order_release);
+    sysmon_kick();
+}
+
+static void blocking_exit_after(goc__m *m, goc__g *g, void *a) {
+    (void)m;
+    (void)a;
+    atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_relaxed);
+    goc__lock_acquire(&goc__sched.lock);
+    globrunq_put(g);
+    goc__lock_release(&goc__sched.lock);
+    wakep();
 }
 
 void goc_blocking_end(void) {
-    goc__g *g = goc__curg();
-    if (g)
+    goc__m *m = goc__getm();
+    goc__g *g = m ? m->curg : NULL;
+    if (g) {
+        goc__p *p = m->p;
+        uintptr_t mine = (uintptr_t)m;
+        if (!atomic_compare_exchange_strong(&p->psys, &mine, 0)) {
+            /* sysmon gave our P away: find another, or wait for one */
+            m->p = NULL;
+            goc__lock_acquire(&goc__sched.lock);
+            goc__p *p2 = pidleget();
+            goc__lock_release(&goc__sched.lock);
+            if (p2) {
+                acquirep(m, p2);
+            } else {
+                g->wait_reason = "blocking call (waiting for a P)";
+                int saved = *m->errno_loc;
+                m = schedule_to(m, g, NULL, blocking_exit_after, NULL);
+                *m->errno_loc = saved;
+            }
+        }
         g->locked_blocking = false;
+    }
     atomic_fetch_sub(&goc__sched.nblocking, 1);
+}
+
+/* sysmon: hands the P of a long blocking call to another M, or idles it. */
+static void retake(void) {
+    int n = atomic_load(&goc__sched.nallp);
+    int64_t now = coarse_now();
+    for (int i = 0; i < n; i++) {
+        goc__p *p = goc__sched.allp[i];
+        uintptr_t owner = atomic_load_explicit(&p->psys, memory_order_acquire);
+        if (!owner ||
+            now - atomic_load_explicit(&p->sys_since, memory_order_relaxed) < BLOCKING_RETAKE_NS)
+            continue;
+        if (!atomic_compare_exchange_strong(&p->psys, &owner, 0))
+            continue;
+        /* p is ours now: its old M will not touch it again. */
+        p->m = NULL;
+        goc__lock_acquire(&goc__sched.lock);
+        bool work = !runq_empty(p) || atomic_load(&goc__sched.runq_size) > 0 ||
+                    atomic_load(&p->timer0) != INT64_MAX;
+        if (!work) {
+            pidleput(p);
+            goc__lock_release(&goc__sched.lock);
+            continue;
+        }
+        goc__lock_release(&goc__sched.lock);
+        startm(p, false);
+    }
 }
 
 /* A plain thread that has used goc counts as able to wake goroutines (so no

@@ -80,7 +80,8 @@ static void heap_remove(goc__p *p, int i) {
 
 static goc__p *timer_home(void) {
     goc__m *m = goc__getm();
-    if (m && m->p)
+    /* inside goc_blocking_begin/end the M's P may have been handed away */
+    if (m && m->p && !(m->curg && m->curg->locked_blocking))
         return m->p;
     goc__runtime_init();
     return goc__sched.allp[0];
