@@ -435,8 +435,10 @@ static void startm(goc__p *p, bool spinning) {
         m->p = p;
         p->m = m;
         m->spinning = spinning;
-        goc__lock_release(&goc__sched.lock);
+        /* park is set under the lock: an M leaving the idle list by itself
+           (stopm's timer path) checks it under the lock and must see it. */
         atomic_store_explicit(&m->park, 1, memory_order_release);
+        goc__lock_release(&goc__sched.lock);
         if (atomic_load(&m->polling))
             goc__netpoll_break();
         else
@@ -807,10 +809,13 @@ static void stopm(goc__m *m) {
             goc__m **mp = &goc__sched.midle;
             while (*mp && *mp != m)
                 mp = &(*mp)->link;
-            if (*mp) {
-                *mp = m->link;
-                goc__sched.nmidle--;
+            if (!*mp) {
+                /* not in the list: startm took us (and set park) */
+                goc__lock_release(&goc__sched.lock);
+                break;
             }
+            *mp = m->link;
+            goc__sched.nmidle--;
             goc__p *p = pidleget();
             if (p) {
                 goc__lock_release(&goc__sched.lock);
