@@ -1,7 +1,11 @@
 /* Timers, AfterFunc and Tickers: Go 1.23 semantics (stop and reset leave no
- * stale value, tickers drop missed ticks, stopped timers leave the heap), a
- * million live timers, timers in select, plain threads, and misuse (run as
- * children: Go's message and exit status 2).
+ * stale value, tickers drop missed ticks, a channel timer is in a runtime
+ * heap only while someone is blocked on its channel, len and cap of its
+ * channel are 0), a million live timers, timers in select, the races of the
+ * lazy delivery (fire against a select's other case, reset and stop of a
+ * timer with a blocked receiver, stop against a polling receive), plain
+ * threads with and without goc_run, and misuse (run as children: Go's
+ * message and exit status 2).
  *
  * Sleeping here only lets a timer fire; waiting for another goroutine is
  * always done with a channel or a WaitGroup. Tolerances are wide: the
@@ -26,9 +30,11 @@ static int stop_before_fire_main(void *arg) {
     (void)arg;
     int64_t before = goc__timers_count();
     goc_timer *t = goc_timer_new(GOC_HOUR);
-    T_CHECK_EQ(goc__timers_count(), before + 1);
+    T_CHECK_EQ(goc__timers_count(), before); /* nobody waits: not in a heap */
+    T_CHECK_EQ(goc_chan_len(goc_timer_chan(t)), 0);
+    T_CHECK_EQ(goc_chan_cap(goc_timer_chan(t)), 0); /* Go 1.23: synchronous */
     T_CHECK(goc_timer_stop(t));
-    T_CHECK_EQ(goc__timers_count(), before); /* left the heap at once */
+    T_CHECK_EQ(goc__timers_count(), before);
     T_CHECK(!goc_timer_stop(t));
     T_CHECK(!goc_chan_try_recv(goc_timer_chan(t), NULL, NULL));
     goc_timer_free(t);
@@ -63,16 +69,15 @@ static void test_fire(void) { goc_run(fire_main, NULL); }
 static int no_stale_main(void *arg) {
     (void)arg;
     goc_timer *t = goc_timer_new(1 * MS);
-    while (goc_chan_len(goc_timer_chan(t)) == 0)
-        goc_sleep(2 * MS); /* let the timer fire */
+    goc_sleep(3 * MS); /* due: nobody received it yet */
+    T_CHECK_EQ(goc_chan_len(goc_timer_chan(t)), 0); /* Go 1.23: always 0 */
     T_CHECK(goc_timer_stop(t)); /* the unreceived value counts as pending */
     T_CHECK(!goc_chan_try_recv(goc_timer_chan(t), NULL, NULL));
     T_CHECK(!goc_timer_stop(t));
 
     /* reset after fire: the value received is the new one */
     T_CHECK(!goc_timer_reset(t, 1 * MS));
-    while (goc_chan_len(goc_timer_chan(t)) == 0)
-        goc_sleep(2 * MS);
+    goc_sleep(3 * MS);
     int64_t r = goc_now();
     T_CHECK(goc_timer_reset(t, 30 * MS));
     T_CHECK(!goc_chan_try_recv(goc_timer_chan(t), NULL, NULL));
@@ -199,30 +204,366 @@ static void test_plain_thread(void) { goc_run(thread_main, NULL); }
 
 #define MANY (1000000 / SCALE)
 
+/* Waits (bounded) until the runtime's heaps hold n timers. */
+static bool wait_count(int64_t n) {
+    for (int i = 0; i < 5000 && goc__timers_count() != n; i++)
+        goc_sleep(1 * MS);
+    return goc__timers_count() == n;
+}
+
+static void many_receiver(void *arg) {
+    goc_timer *t = arg;
+    int64_t v = 0;
+    goc_recv(goc_timer_chan(t), &v);
+    goc_send(race_got, (bool)true);
+}
+
+/* A million timers nobody waits on cost nothing on the heaps; a receiver
+   blocked on one of them puts exactly that one there, for as long as it
+   waits. Stop never scans. */
 static int many_main(void *arg) {
     (void)arg;
+    race_got = goc_chan_of(bool, 0);
     goc_timer **ts = malloc(MANY * sizeof *ts);
     int64_t before = goc__timers_count();
     int64_t t0 = goc_now();
     for (int i = 0; i < MANY; i++)
         ts[i] = goc_timer_new(GOC_HOUR + ((int64_t)i * 7919 % 1000) * GOC_SECOND);
     int64_t t1 = goc_now();
-    T_CHECK_EQ(goc__timers_count(), before + MANY);
+    T_CHECK_EQ(goc__timers_count(), before);
+
+    goc_timer *k = ts[MANY / 3];
+    go(many_receiver, k);
+    T_CHECK(wait_count(before + 1)); /* exactly its timer entered a heap */
+    T_CHECK(goc_timer_reset(k, 1 * MS)); /* it was pending */
+    bool got = false;
+    goc_recv(race_got, &got);
+    T_CHECK(got);
+    T_CHECK_EQ(goc__timers_count(), before); /* fired: it left */
+
+    int64_t t2 = goc_now();
     int stopped = 0;
-    /* stop in an order unrelated to the heap's */
+    /* stop in an order unrelated to creation */
     for (int i = 0; i < MANY; i++)
         stopped += goc_timer_stop(ts[(int)(((int64_t)i * 15485863) % MANY)]);
-    int64_t t2 = goc_now();
-    T_CHECK_EQ(stopped, MANY);
+    int64_t t3 = goc_now();
+    T_CHECK_EQ(stopped, MANY - 1); /* all but k, which fired and was received */
     T_CHECK_EQ(goc__timers_count(), before);
     for (int i = 0; i < MANY; i++)
         goc_timer_free(ts[i]);
     free(ts);
+    goc_chan_free(race_got);
     printf("     %d timers: new %.0f ns, stop %.0f ns each\n", MANY,
-           (double)(t1 - t0) / MANY, (double)(t2 - t1) / MANY);
+           (double)(t1 - t0) / MANY, (double)(t3 - t2) / MANY);
     return 0;
 }
 static void test_many(void) { goc_run(many_main, NULL); }
+
+/* ---- lazy delivery: the races ---- */
+
+/* Tickers nobody reads are in no heap and do not fire; a receive takes one
+   tick (the latest missed ones are dropped) on the ticker's grid. */
+#define LAZY_TICKERS (10000 / SCALE)
+
+static int ticker_lazy_main(void *arg) {
+    (void)arg;
+    int64_t before = goc__timers_count();
+    goc_ticker **ks = malloc(LAZY_TICKERS * sizeof *ks);
+    for (int i = 0; i < LAZY_TICKERS; i++)
+        ks[i] = goc_ticker_new(20 * MS);
+    goc_sleep(70 * MS); /* three ticks each, missed */
+    T_CHECK_EQ(goc__timers_count(), before);
+    int got = 0, again = 0;
+    for (int i = 0; i < LAZY_TICKERS; i++) {
+        got += goc_chan_try_recv(goc_ticker_chan(ks[i]), NULL, NULL);
+        /* the missed ticks were dropped, not queued */
+        again += goc_chan_try_recv(goc_ticker_chan(ks[i]), NULL, NULL);
+    }
+    T_CHECK_EQ(got, LAZY_TICKERS); /* one each */
+    T_CHECK_EQ(again, 0);
+    for (int i = 0; i < LAZY_TICKERS; i++)
+        goc_ticker_free(ks[i]);
+    free(ks);
+
+    /* The grid: two lazily taken ticks are a whole number of periods apart. */
+    goc_ticker *k = goc_ticker_new(3 * MS);
+    int64_t v1 = 0, v2 = 0;
+    goc_sleep(10 * MS);
+    T_CHECK(goc_chan_try_recv(goc_ticker_chan(k), &v1, NULL));
+    T_CHECK(v1 <= goc_now());
+    goc_sleep(7 * MS);
+    T_CHECK(goc_chan_try_recv(goc_ticker_chan(k), &v2, NULL));
+    T_CHECK(v2 > v1);
+    T_CHECK_EQ((v2 - v1) % (3 * MS), 0);
+    /* A blocking receive gets the next tick, still on the grid. */
+    int64_t v3 = 0;
+    T_CHECK(goc_recv(goc_ticker_chan(k), &v3));
+    T_CHECK(v3 > v2);
+    T_CHECK_EQ((v3 - v1) % (3 * MS), 0);
+    T_CHECK_EQ(goc__timers_count(), before);
+    T_CHECK_EQ(goc_chan_len(goc_ticker_chan(k)), 0);
+    T_CHECK_EQ(goc_chan_cap(goc_ticker_chan(k)), 0);
+    goc_ticker_free(k);
+    return 0;
+}
+static void test_ticker_lazy(void) { goc_run(ticker_lazy_main, NULL); }
+
+/* Several goroutines blocked on one ticker all keep getting ticks (the
+   ticker stays in the heap while any of them waits). */
+#define TICK_READERS 3
+#define TICK_EACH 10
+static goc_wg ticks_wg;
+static _Atomic int ticks_bad;
+
+static void tick_reader(void *arg) {
+    goc_ticker *k = arg;
+    int64_t prev = 0, v = 0;
+    for (int i = 0; i < TICK_EACH; i++) {
+        goc_recv(goc_ticker_chan(k), &v);
+        if (v <= prev)
+            atomic_fetch_add(&ticks_bad, 1);
+        prev = v;
+    }
+    goc_wg_done(&ticks_wg);
+}
+
+static int ticker_readers_main(void *arg) {
+    (void)arg;
+    int64_t before = goc__timers_count();
+    goc_ticker *k = goc_ticker_new(1 * MS);
+    goc_wg_add(&ticks_wg, TICK_READERS);
+    for (int i = 0; i < TICK_READERS; i++)
+        go(tick_reader, k);
+    goc_wg_wait(&ticks_wg);
+    T_CHECK_EQ(atomic_load(&ticks_bad), 0);
+    T_CHECK(wait_count(before)); /* nobody waits: it left the heap */
+    goc_ticker_free(k);
+    return 0;
+}
+static void test_ticker_readers(void) { goc_run(ticker_readers_main, NULL); }
+
+/* The timer fires while its only blocked receiver, a select, is being woken
+   by the select's other case: the value must stay in the channel, so stop
+   reports it (true), and it is never both taken and reported. */
+static goc_chan *other_ch;
+
+static void other_sender(void *arg) {
+    int64_t d = (int64_t)(uintptr_t)arg;
+    if (d > 0)
+        goc_sleep(d);
+    int one = 1;
+    goc_chan_try_send(other_ch, &one);
+}
+
+static int select_other_main(void *arg) {
+    (void)arg;
+    other_ch = goc_chan_of(int, 1);
+    int64_t before = goc__timers_count();
+    int rounds = 2000 / SCALE + 50, via_timer = 0, via_other = 0;
+    uint64_t seed = 12345;
+    for (int i = 0; i < rounds; i++) {
+        seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+        int64_t d = (int64_t)((seed >> 33) % 200) * GOC_MICROSECOND;
+        int64_t e = (int64_t)((seed >> 45) % 200) * GOC_MICROSECOND;
+        goc_timer *t = goc_timer_new(d);
+        go(other_sender, (void *)(uintptr_t)e);
+        int64_t v = 0;
+        int x = 0;
+        goc_case cs[] = {goc_case_recv(goc_timer_chan(t), &v, NULL),
+                         goc_case_recv(other_ch, &x, NULL)};
+        int r = goc_select(cs, 2);
+        if (r == 0) {
+            via_timer++;
+            T_CHECK(!goc_timer_stop(t)); /* received: nothing pending */
+            goc_recv(other_ch, &x);     /* the sender's value, for the next round */
+        } else {
+            via_other++;
+            T_CHECK(goc_timer_stop(t)); /* fired into the channel, or not yet */
+        }
+        T_CHECK(!goc_chan_try_recv(goc_timer_chan(t), NULL, NULL));
+        T_CHECK_EQ(goc__timers_count(), before);
+        goc_timer_free(t);
+    }
+    goc_chan_free(other_ch);
+    printf("     %d rounds: %d by the timer, %d by the other case\n", rounds, via_timer,
+           via_other);
+    return 0;
+}
+static void test_select_other(void) { goc_run(select_other_main, NULL); }
+
+/* Reset and stop while a receiver is blocked: reset wakes it at the new
+   time; stop leaves it blocked (Go 1.23) and takes the timer off the heap;
+   a later reset wakes it. */
+static _Atomic int blocked_done;
+static void blocked_receiver(void *arg) {
+    goc_timer *t = arg;
+    int64_t v = 0;
+    goc_recv(goc_timer_chan(t), &v);
+    atomic_store(&blocked_done, 1);
+    goc_send(race_got, (bool)true);
+}
+
+static int reset_blocked_main(void *arg) {
+    (void)arg;
+    race_got = goc_chan_of(bool, 0);
+    int64_t before = goc__timers_count();
+    goc_timer *t = goc_timer_new(GOC_HOUR);
+    go(blocked_receiver, t);
+    T_CHECK(wait_count(before + 1));
+    int64_t r = goc_now();
+    T_CHECK(goc_timer_reset(t, 5 * MS));
+    bool got = false;
+    goc_recv(race_got, &got);
+    T_CHECK(goc_now() >= r + 5 * MS);
+    T_CHECK_EQ(goc__timers_count(), before);
+
+    atomic_store(&blocked_done, 0);
+    T_CHECK(!goc_timer_reset(t, GOC_HOUR));
+    go(blocked_receiver, t);
+    T_CHECK(wait_count(before + 1));
+    T_CHECK(goc_timer_stop(t));
+    T_CHECK_EQ(goc__timers_count(), before);
+    goc_sleep(5 * MS);
+    T_CHECK_EQ(atomic_load(&blocked_done), 0); /* still waiting */
+    T_CHECK(!goc_timer_reset(t, 1 * MS));
+    goc_recv(race_got, &got);
+    T_CHECK_EQ(atomic_load(&blocked_done), 1);
+    T_CHECK_EQ(goc__timers_count(), before);
+    goc_timer_free(t);
+    goc_chan_free(race_got);
+    return 0;
+}
+static void test_reset_blocked(void) { goc_run(reset_blocked_main, NULL); }
+
+/* Stop races a receiver that polls the channel without blocking (the lazy
+   delivery): exactly one of "stop said pending" and "received" holds, and
+   nothing arrives after stop. The poller is a goroutine or a plain thread. */
+typedef struct poll_arg {
+    goc_timer *t;
+    _Atomic int quit;
+    bool got;
+} poll_arg;
+
+static void poll_loop(poll_arg *a) {
+    while (!a->got && !atomic_load(&a->quit))
+        a->got = goc_chan_try_recv(goc_timer_chan(a->t), NULL, NULL);
+    if (!a->got) /* once more: stop has returned, so this must fail */
+        T_CHECK(!goc_chan_try_recv(goc_timer_chan(a->t), NULL, NULL));
+}
+
+static void poll_goroutine(void *arg) {
+    poll_loop(arg);
+    goc_send(race_got, (bool)true);
+}
+
+static void *poll_thread(void *arg) {
+    poll_loop(arg);
+    return NULL;
+}
+
+static int stop_poll_main(void *arg) {
+    (void)arg;
+    race_got = goc_chan_of(bool, 0);
+    int rounds = 600 / SCALE + 20, stopped_n = 0;
+    for (int i = 0; i < rounds; i++) {
+        poll_arg a = {.t = goc_timer_new((i % 5) * 40 * GOC_MICROSECOND)};
+        bool thread = i % 3 == 0;
+        pthread_t th;
+        if (thread)
+            pthread_create(&th, NULL, poll_thread, &a);
+        else
+            go(poll_goroutine, &a);
+        if (i & 1)
+            goc_sleep((i % 7) * 30 * GOC_MICROSECOND);
+        bool stopped = goc_timer_stop(a.t);
+        atomic_store(&a.quit, 1);
+        if (thread) {
+            goc_blocking_begin();
+            pthread_join(th, NULL);
+            goc_blocking_end();
+        } else {
+            bool done;
+            goc_recv(race_got, &done);
+        }
+        T_CHECK(stopped != a.got);
+        stopped_n += stopped;
+        T_CHECK(!goc_chan_try_recv(goc_timer_chan(a.t), NULL, NULL));
+        goc_timer_free(a.t);
+    }
+    goc_chan_free(race_got);
+    printf("     %d rounds: %d stopped first\n", rounds, stopped_n);
+    return 0;
+}
+static void test_stop_poll(void) { goc_run(stop_poll_main, NULL); }
+
+/* A plain thread blocked in a select on a timer's channel and another
+   channel: the timer is in a heap while it waits, and fires for it. */
+static void *thread_select(void *arg) {
+    goc_timer *t = arg;
+    goc_chan *never = goc_chan_of(int, 0);
+    int64_t v = 0;
+    int x;
+    goc_case cs[] = {goc_case_recv(never, &x, NULL), goc_case_recv(goc_timer_chan(t), &v, NULL)};
+    int r = goc_select(cs, 2);
+    goc_chan_free(never);
+    return (void *)(uintptr_t)(r == 1 && v > 0);
+}
+
+static int thread_select_main(void *arg) {
+    (void)arg;
+    int64_t before = goc__timers_count();
+    goc_timer *t = goc_timer_new(GOC_HOUR);
+    pthread_t th;
+    pthread_create(&th, NULL, thread_select, t);
+    T_CHECK(wait_count(before + 1));
+    T_CHECK(goc_timer_reset(t, 2 * MS));
+    void *res = NULL;
+    goc_blocking_begin();
+    pthread_join(th, &res);
+    goc_blocking_end();
+    T_CHECK(res != NULL);
+    T_CHECK_EQ(goc__timers_count(), before);
+    goc_timer_free(t);
+    return 0;
+}
+static void test_thread_select(void) { goc_run(thread_select_main, NULL); }
+
+/* Without goc_run: a plain program's timers deliver to receives that poll
+   (nothing runs the heaps then, so a blocking receive would wait for the
+   next goc_run); a timer made before goc_run serves a receiver inside it. */
+static goc_timer *early;
+static int early_main(void *arg) {
+    (void)arg;
+    int64_t v = 0;
+    T_CHECK(goc_recv(goc_timer_chan(early), &v)); /* blocks: enters a heap */
+    return 0;
+}
+
+static void sleep_ns(int64_t ns) {
+    struct timespec ts = {ns / 1000000000, ns % 1000000000};
+    nanosleep(&ts, NULL);
+}
+
+static void test_no_run(void) {
+    int64_t before = goc__timers_count();
+    goc_timer *t = goc_timer_new(2 * MS);
+    goc_ticker *k = goc_ticker_new(1 * MS);
+    T_CHECK(!goc_chan_try_recv(goc_timer_chan(t), NULL, NULL));
+    sleep_ns(5 * MS);
+    int64_t v = 0;
+    T_CHECK(goc_chan_try_recv(goc_timer_chan(t), &v, NULL));
+    T_CHECK(v > 0 && v <= goc_now());
+    T_CHECK(!goc_timer_stop(t)); /* received */
+    T_CHECK(goc_chan_try_recv(goc_ticker_chan(k), NULL, NULL));
+    sleep_ns(2 * MS);
+    T_CHECK(goc_chan_try_recv(goc_ticker_chan(k), NULL, NULL)); /* the next tick */
+    T_CHECK_EQ(goc__timers_count(), before);
+    goc_ticker_free(k);
+    goc_timer_reset(t, 3 * MS);
+    early = t;
+    T_CHECK_EQ(goc_run(early_main, NULL), 0);
+    goc_timer_free(t);
+}
 
 /* ---- AfterFunc ---- */
 
@@ -371,8 +712,11 @@ int main(int argc, char **argv) {
     static const t_case cases[] = {
         T_CASE(test_stop_before_fire), T_CASE(test_fire),        T_CASE(test_no_stale),
         T_CASE(test_stale_stress),     T_CASE(test_stop_race),   T_CASE(test_select),
-        T_CASE(test_plain_thread),     T_CASE(test_many),        T_CASE(test_after_func),
-        T_CASE(test_after_many),       T_CASE(test_ticker),      T_CASE(test_misuse),
+        T_CASE(test_plain_thread),     T_CASE(test_many),        T_CASE(test_ticker_lazy),
+        T_CASE(test_ticker_readers),   T_CASE(test_select_other), T_CASE(test_reset_blocked),
+        T_CASE(test_stop_poll),        T_CASE(test_thread_select), T_CASE(test_no_run),
+        T_CASE(test_after_func),       T_CASE(test_after_many),  T_CASE(test_ticker),
+        T_CASE(test_misuse),
     };
     static const t_case children[] = {
         {"bad_ticker", child_bad_ticker},

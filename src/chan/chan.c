@@ -17,6 +17,11 @@
  *   waiter, so the woken party may free both at once.
  * - A waiter that belongs to a select (must_claim) is served only by whoever
  *   wins goc__parker_claim; the losers just unlink it.
+ * - A timer's channel (c->timer set) is fed only by its timer: a receive
+ *   polls the timer before anything else, and a receiver that parks is
+ *   counted by the timer under c->lock and uncounted after the park with no
+ *   lock held (src/time/time.c). Ordinary channels pay one test of
+ *   c->timer per receive for this, and nothing per send.
  */
 #include "chan/chan_internal.h"
 #include <stdio.h>
@@ -322,6 +327,10 @@ static bool chan_recv(goc_chan *c, void *out, bool block, bool *ok) {
             return false;
         block_forever("chan receive (nil chan)");
     }
+    /* A timer's channel: let a due timer that is in no heap deliver now
+       (Go 1.23's maybeRunChan). The one test ordinary channels pay. */
+    if (GOC_UNLIKELY(c->timer))
+        goc__timerchan_poll(c->timer);
     size_t size = c->elem_size;
     /* Fast path for a non-blocking receive that cannot proceed. Empty is
        seen first, then closed (the acquire in goc__chan_empty keeps the order):
@@ -374,7 +383,12 @@ static bool chan_recv(goc_chan *c, void *out, bool block, bool *ok) {
     r.elem = out;
     r.case_index = 0;
     goc__chan_enqueue(&c->recvq, &r);
+    struct goc_timer *timer = c->timer;
+    if (GOC_UNLIKELY(timer))
+        goc__timerchan_block(timer); /* the timer enters a heap while we wait */
     goc__parker_park(&w.pk, goc__unlock_cb, &c->lock, "chan receive", -1);
+    if (GOC_UNLIKELY(timer))
+        goc__timerchan_unblock(timer); /* no lock held: it may wait for the timer */
     if (!w.success && out && size)
         memset(out, 0, size);
     *ok = w.success;
@@ -453,10 +467,11 @@ void goc_chan_close(goc_chan *c) {
     }
 }
 
-void goc__chan_drain(goc_chan *c) {
+bool goc__chan_drain(goc_chan *c) {
     if (!c)
-        return;
+        return false;
     goc__lock_acquire(&c->lock);
+    bool had = atomic_load_explicit(&c->count, memory_order_relaxed) > 0;
     atomic_store_explicit(&c->count, 0, memory_order_relaxed); /* under the lock; as buf_put */
     c->recvx = c->sendx = 0;
     /* Keep "sendq non-empty implies full": waiting senders refill it. */
@@ -474,16 +489,20 @@ void goc__chan_drain(goc_chan *c) {
         list = s->next;
         goc__parker_wake(&s->w->pk);
     }
+    return had;
 }
 
+/* A timer's channel reports 0 for both, as Go 1.23's synchronous timer
+   channels: its buffer of one is how the value waits for a receiver, not a
+   capacity a program may use. */
 size_t goc_chan_len(goc_chan *c) {
-    if (!c)
+    if (!c || c->timer)
         return 0;
     return atomic_load_explicit(&c->count, memory_order_relaxed); /* a snapshot, as Go's len */
 }
 
 size_t goc_chan_cap(goc_chan *c) {
-    if (!c)
+    if (!c || c->timer)
         return 0;
     return c->unbounded ? SIZE_MAX : c->cap;
 }

@@ -10,6 +10,10 @@
  * - Every field is changed only under c->lock. count, closed and the queue
  *   heads are atomics so the lock-free checks of the non-blocking paths may
  *   read them without the lock.
+ * - c->timer is set once, before the channel is shared, for the channel of
+ *   a goc_timer or goc_ticker, and is NULL for every other channel. Only the
+ *   timer sends on such a channel; every receive polls the timer first, and
+ *   a receiver that parks is counted by the timer (block/unblock below).
  */
 #ifndef GOC_CHAN_INTERNAL_H
 #define GOC_CHAN_INTERNAL_H
@@ -50,13 +54,34 @@ struct goc_chan {
     size_t elem_size;
     size_t sendx, recvx;     /* ring indices */
     char *buf;
+    struct goc_timer *timer; /* the timer that feeds this channel, or NULL; in
+                                the first cache line, beside what recv reads */
     bool unbounded;
     chan_waitq recvq, sendq;
 };
 
-/* Discards every buffered value, under the channel's lock (timer stop and
-   reset: no stale value). Waiting senders, if any, refill the buffer. */
-GOC_HIDDEN void goc__chan_drain(goc_chan *c);
+/* Discards every buffered value, under the channel's lock, without polling
+   a timer (timer stop and reset: no stale value). Waiting senders, if any,
+   refill the buffer. Returns true if it discarded a value. */
+GOC_HIDDEN bool goc__chan_drain(goc_chan *c);
+
+/* ---- timer channels (implemented in src/time/time.c) ----
+   Go 1.23 keeps a channel timer out of the timer heap unless someone is
+   blocked receiving from its channel; these are its hooks (Go's
+   maybeRunChan, blockTimerChan, unblockTimerChan). */
+
+/* Before a receive attempt, with no channel lock held: if the timer is due
+   and in no heap, puts its value into the channel now. */
+GOC_HIDDEN void goc__timerchan_poll(struct goc_timer *t);
+/* c->lock held (and maybe other channels' locks, for a select), the
+   receiver queued and about to park: counts it, and puts the timer in a
+   heap if it is armed and not there yet. Takes only the timer's state lock
+   and the heap's lock. */
+GOC_HIDDEN void goc__timerchan_block(struct goc_timer *t);
+/* After the park ended (and a select unlinked its waiters), with no lock
+   held: uncounts it; the last one out takes the timer out of the heap
+   (waiting for a running timer function, which takes c->lock). */
+GOC_HIDDEN void goc__timerchan_unblock(struct goc_timer *t);
 
 /* For select.c. c must be locked by the caller for all of these. */
 GOC_HIDDEN void goc__chan_enqueue(chan_waitq *q, chan_waiter *s);

@@ -15,6 +15,11 @@
  *    channels, a closer, or the deadline timer); it fills in which waiter
  *    fired. On waking, lock the channels again and unlink the other waiters.
  *
+ * Timer channels (Go 1.23): before step 0 each receive case on a timer's
+ * channel polls its timer (a due one delivers now); at step 3 each is
+ * counted by its timer, which enters a heap while we wait, and after step 4
+ * uncounted, with no lock held.
+ *
  * Invariants:
  * - A select's waiters are in queues only between steps 3 and 4, and only
  *   the owner or a party holding that channel's lock unlinks them.
@@ -202,12 +207,18 @@ static int do_select(goc_case *cases, size_t n, bool block, bool ordered) {
     /* Which cases can ever be ready, in poll order; timeouts to deadlines. */
     int64_t now = -1, deadline = -1;
     int tcase = -1;
-    size_t npoll = 0, nlock = 0;
+    size_t npoll = 0, nlock = 0, ntimers = 0;
     for (size_t i = 0; i < n; i++) {
         goc_case *cs = &cases[i];
         switch (cs->_kind) {
-        case GOC_CASE_SEND_:
         case GOC_CASE_RECV_:
+            if (cs->_chan && GOC_UNLIKELY(cs->_chan->timer)) {
+                /* as chan_recv: a due timer delivers before we look */
+                goc__timerchan_poll(cs->_chan->timer);
+                ntimers++;
+            }
+            /* fall through */
+        case GOC_CASE_SEND_:
             if (!cs->_chan)
                 continue; /* a nil channel is never ready */
             lockorder[nlock++] = (uint32_t)i;
@@ -321,6 +332,8 @@ static int do_select(goc_case *cases, size_t n, bool block, bool ordered) {
         wt->case_index = (int)i;
         goc_chan *c = cases[i]._chan;
         goc__chan_enqueue(cases[i]._kind == GOC_CASE_SEND_ ? &c->sendq : &c->recvq, wt);
+        if (GOC_UNLIKELY(c->timer) && cases[i]._kind == GOC_CASE_RECV_)
+            goc__timerchan_block(c->timer); /* its timer enters a heap while we wait */
     }
     goc__parker_park(&w.pk, sel_unlock_cb, &s, "select", deadline);
 
@@ -335,6 +348,17 @@ static int do_select(goc_case *cases, size_t n, bool block, bool ordered) {
         }
     }
     sel_unlock(&s);
+    /* Uncount us at the timers, with no lock held (the last receiver out
+       takes the timer off its heap, waiting for a running timer function,
+       which takes its channel's lock). A timer that fired while another
+       case won found our waiter claimed and left its value buffered. */
+    if (GOC_UNLIKELY(ntimers > 0)) {
+        for (size_t k = 0; k < nlock; k++) {
+            goc_case *cs = &cases[lockorder[k]];
+            if (cs->_kind == GOC_CASE_RECV_ && cs->_chan->timer)
+                goc__timerchan_unblock(cs->_chan->timer);
+        }
+    }
     free(heap);
 
     if (!w.fired)
