@@ -133,10 +133,11 @@ void goc__semrelease(_Atomic uint32_t *addr, bool handoff) {
         goc__lock_release(&b->lock);
         return;
     }
-    if (handoff && can_acquire(addr))
+    bool ticket = handoff && can_acquire(addr);
+    if (ticket)
         w->ticket = true;
     goc__lock_release(&b->lock);
-    goc__parker_wake(&w->pk);
-    if (handoff && w->ticket && goc__curg())
+    goc__parker_wake(&w->pk); /* w may be gone once woken: use the copy below */
+    if (ticket && goc__curg())
         goc_yield(); /* the woken G is in runnext: let it run now */
 }
