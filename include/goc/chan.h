@@ -60,9 +60,11 @@ GOC_API bool goc_chan_try_recv(goc_chan *c, void *out, bool *ok);
    Panics "close of nil channel" / "close of closed channel". */
 GOC_API void goc_chan_close(goc_chan *c);
 
-/* Elements buffered now (0 for NULL). */
+/* Elements buffered now (0 for NULL, and for a timer's or ticker's channel,
+   which is synchronous as in Go 1.23). */
 GOC_API size_t goc_chan_len(goc_chan *c);
-/* Buffer capacity (0 for NULL and unbuffered; SIZE_MAX for unbounded). */
+/* Buffer capacity (0 for NULL, unbuffered and timer channels; SIZE_MAX for
+   unbounded). */
 GOC_API size_t goc_chan_cap(goc_chan *c);
 
 /* Behind the typed sugar: send/recv that panic unless size is c's element

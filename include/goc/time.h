@@ -3,17 +3,25 @@
  *
  * Instants are int64_t nanoseconds on goc_now's monotonic clock; spans are
  * goc_duration. A timer's channel carries int64_t elements: the instant the
- * timer fired.
+ * timer was due to fire (also when the value is received late, as Go 1.23;
+ * for a ticker, a tick of its grid: start + k * period).
  *
  * Go 1.23 semantics:
  * - After goc_timer_stop or goc_timer_reset returns, no value prepared
- *   before the call can be received from the timer's channel (the channel
- *   behaves as Go 1.23's synchronous timer channel; its buffer of one is an
- *   implementation detail, so goc_chan_cap reports 1 where Go reports 0).
+ *   before the call can be received from the timer's channel.
+ * - The channel is synchronous, as Go 1.23's timer channels:
+ *   goc_chan_len and goc_chan_cap of it report 0.
  * - A ticker whose reader is slow drops the ticks it misses; it never queues
  *   more than one.
- * - A stopped or freed timer leaves the runtime's timer heap at once, in
- *   O(log n): nothing lingers there.
+ * - A timer or ticker that nobody waits on costs nothing on the runtime's
+ *   timer heaps: it is in a heap only while a goroutine or thread is blocked
+ *   receiving from its channel (goc_chan_recv, or goc_select without a ready
+ *   case). Any receive first checks whether the timer is due and, if so,
+ *   takes the value then. A ticker nobody reads does not fire at all. Stop
+ *   and reset are O(log n) and never scan.
+ * - Without goc_run running, nothing runs the heaps: a non-blocking receive
+ *   (goc_chan_try_recv, goc_try_select) still gets a due value, but a
+ *   blocking one waits until a goc_run runs.
  *
  * Memory: every goc_timer and goc_ticker is freed by exactly one call to
  * goc_timer_free / goc_ticker_free, which also stops it; no stop is needed

@@ -18,9 +18,10 @@
  *   heap or deliver a value outside the timer function: stop, reset, free,
  *   unblock and poll. goc__timer_del, which waits for a running timer
  *   function, is called only under t->lock and with no other lock held.
- * - t->mu guards the state below (armed, inheap, when, period, blocked). It
- *   is held for a few instructions and never while taking a channel lock, so
- *   block may take it under the channel's lock (a receiver about to park).
+ * - t->mu guards the state (armed, inheap, blocked, when; rt.period, which
+ *   the runtime reads, is written only while rt is in no heap). It is held
+ *   for a few instructions and never while taking a channel lock, so block
+ *   may take it under the channel's lock (a receiver about to park).
  * - The timer function (on a scheduler thread) takes t->mu, releases it,
  *   then sends with goc_chan_try_send; it takes no other lock of this file,
  *   so waiting for it under t->lock cannot deadlock.
@@ -52,18 +53,25 @@
 #include <stdlib.h>
 
 struct goc_timer {
-    goc__timer rt;                  /* first: the runtime's record */
+    goc__timer rt;                  /* first: the runtime's record; rt.period is a
+                                       ticker's period (0: a timer), set only while
+                                       rt is in no heap */
     goc__lock lock;                 /* serialises stop, reset, free, unblock, poll */
-    goc__lock mu;                   /* guards the fields below */
+    goc__lock mu;                   /* guards armed, inheap, blocked, when */
     bool armed;                     /* a value will come at when */
     bool inheap;                    /* rt was added, not yet deleted or run */
-    int64_t when;                   /* while armed and not in a heap */
-    int64_t period;                 /* > 0: a ticker */
     int32_t blocked;                /* receivers parked on c (select cases count) */
-    _Atomic int64_t due;            /* armed && !inheap ? when : INT64_MAX */
     goc_chan *c;                    /* NULL for AfterFunc */
-    void (*fn)(void *);             /* AfterFunc */
-    void *arg;
+    union {                         /* a million timers: keep the record small */
+        struct {                    /* channel timers */
+            int64_t when;           /* the value to come (a ticker: its next tick) */
+            _Atomic int64_t due;    /* armed && !inheap ? when : INT64_MAX */
+        };
+        struct {                    /* AfterFunc */
+            void (*fn)(void *);
+            void *arg;
+        };
+    };
 };
 
 /* A ticker is a timer with a period; a separate type keeps Go's API apart. */
@@ -85,9 +93,10 @@ static int64_t when_after(goc_duration d) {
 static bool take_value(goc_timer *t, int64_t now, int64_t *v) {
     if (t->when > now)
         return false;
-    if (t->period > 0) {
-        *v = t->when + (now - t->when) / t->period * t->period; /* <= now: no overflow */
-        t->when = *v > INT64_MAX - t->period ? INT64_MAX : *v + t->period;
+    int64_t period = t->rt.period;
+    if (period > 0) {
+        *v = t->when + (now - t->when) / period * period; /* <= now: no overflow */
+        t->when = *v > INT64_MAX - period ? INT64_MAX : *v + period;
     } else {
         *v = t->when;
         t->armed = false;
@@ -107,7 +116,6 @@ static void publish_due(goc_timer *t) {
    at when (periodic for a ticker, so the runtime re-arms it in place). */
 static void heap_add(goc_timer *t) {
     t->rt.when = t->when;
-    t->rt.period = t->period;
     t->inheap = true;
     publish_due(t);
     goc__timer_add(&t->rt);
@@ -135,11 +143,11 @@ static void send_time(goc__timer *rt, void *arg) {
     goc__lock_acquire(&t->mu);
     bool send = false;
     if (t->armed) {
-        if (t->period == 0)
+        if (t->rt.period == 0)
             t->inheap = false; /* one-shot: the runtime dropped it */
         /* A ticker whose function ran late may find its tick taken already
            (when is past now): it sends nothing then. */
-        send = take_value(t, t->period > 0 ? goc_now() : t->when, &v);
+        send = take_value(t, t->rt.period > 0 ? goc_now() : t->when, &v);
         publish_due(t);
     }
     goc__lock_release(&t->mu);
@@ -161,8 +169,7 @@ static goc_timer *timer_make(void (*fn)(goc__timer *, void *), int64_t period) {
     t->rt.fn = fn;
     t->rt.arg = t;
     t->rt.idx = -1;
-    t->period = period;
-    atomic_init(&t->due, INT64_MAX);
+    t->rt.period = period;
     return t;
 }
 
@@ -260,7 +267,7 @@ static void timer_start_locked(goc_timer *t, goc_duration d, int64_t period) {
     }
     goc__lock_acquire(&t->mu);
     t->when = when_after(d);
-    t->period = period;
+    t->rt.period = period;
     t->armed = true;
     if (t->blocked > 0)
         heap_add(t); /* a receiver is parked: Go's Reset wakes it in time */
