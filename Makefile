@@ -41,7 +41,7 @@ test-tsan: deps
 
 test-aarch64: deps
 	@scripts/deps.sh test
-	cmake -S . -B build/aarch64 $(CMAKE_GEN) -DCMAKE_TOOLCHAIN_FILE=cmake/aarch64-toolchain.cmake -DCMAKE_BUILD_TYPE=Release -DCMAKE_INTERPROCEDURAL_OPTIMIZATION=ON -DGOC_WERROR=ON -DGOC_BUILD_BENCH=OFF -DGOC_BUILD_EXAMPLES=OFF
+	cmake -S . -B build/aarch64 $(CMAKE_GEN) -DCMAKE_TOOLCHAIN_FILE=cmake/aarch64-toolchain.cmake -DCMAKE_BUILD_TYPE=Release -DCMAKE_INTERPROCEDURAL_OPTIMIZATION=ON -DGOC_WERROR=ON -DGOC_BUILD_BENCH=OFF -DGOC_BUILD_EXAMPLES=OFF -DGOC_BUILD_CMD=OFF
 	cmake --build build/aarch64 -j $(JOBS)
 	cd build/aarch64 && $(CTEST)
 

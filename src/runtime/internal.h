@@ -242,7 +242,7 @@ struct goc__g {
     int line;
     uint64_t parent_id;
     int saved_errno;
-    bool locked_blocking;           /* inside goc_blocking_begin/end */
+    int locked_blocking;            /* depth of goc_blocking_begin/end nesting */
     char name[GOC_G_NAME_MAX];
     unsigned valgrind_id;
     void *asan_fake;                /* ASan fake stack of the suspended context */

@@ -926,6 +926,9 @@ static goc__m *schedule_from(goc__m *m, goc__g *g, goc__after_fn after, void *ar
     return schedule_to(m, g, p_current(p, g) ? find_local(p, false) : NULL, after, arg);
 }
 
+static goc__m *blocking_exit(goc__m *m, goc__g *g);
+static void blocking_enter(goc__m *m);
+
 struct park_args {
     bool (*unlock)(void *);
     void *arg;
@@ -958,14 +961,24 @@ static void park_impl(bool (*unlock)(void *), void *arg, const char *reason, goc
     goc__g *g = m->curg;
     if (GOC_UNLIKELY(!g))
         goc__fatal("goc__park called outside a goroutine");
-    if (GOC_UNLIKELY(g->locked_blocking))
-        goc__fatal("a goroutine blocked on goc (%s) inside goc_blocking_begin/end", reason);
+    int blocking = g->locked_blocking;
+    if (GOC_UNLIKELY(blocking)) {
+        /* Waiting on goc inside a blocking section (to tell the deadlock
+           detector that a thread goc cannot see will wake us): the P may
+           have been lent away; take one back for the park. */
+        g->locked_blocking = 0;
+        m = blocking_exit(m, g);
+    }
     g->wait_reason = reason;
     g->wait_since = coarse_now();
     int saved = *m->errno_loc;
     struct park_args pa = {unlock, arg, t};
     m = schedule_from(m, g, park_after, &pa);
     *m->errno_loc = saved; /* the errno of the thread we resumed on */
+    if (GOC_UNLIKELY(blocking)) {
+        g->locked_blocking = blocking;
+        blocking_enter(m);
+    }
 }
 
 void goc__park(bool (*unlock)(void *), void *arg, const char *reason) {
@@ -1092,7 +1105,7 @@ static goc__g *newproc(void (*fn)(void *), void *arg, const goc_go_options *opts
     }
     goc__g *cur = m ? m->curg : NULL;
     g->parent_id = cur ? cur->id : 0;
-    g->locked_blocking = false;
+    g->locked_blocking = 0;
     g->is_main = false;
     g->id = new_goid(p);
     atomic_fetch_add_explicit(&goc__sched.ngoroutines, 1, memory_order_relaxed);
@@ -1462,13 +1475,8 @@ int goc_run(int (*main_fn)(void *), void *arg) {
    must not call what could park it (goc__park says so). */
 #define BLOCKING_RETAKE_NS (20 * GOC_MICROSECOND) /* as Go's sysmon: 20 us */
 
-void goc_blocking_begin(void) {
-    atomic_fetch_add(&goc__sched.nblocking, 1);
-    goc__m *m = goc__getm();
-    goc__g *g = m ? m->curg : NULL;
-    if (!g)
-        return;
-    g->locked_blocking = true;
+/* Marks m's P as lent to a blocking call. */
+static void blocking_enter(goc__m *m) {
     goc__p *p = m->p;
     atomic_store_explicit(&p->sys_since, coarse_now(), memory_order_relaxed);
     atomic_store_explicit(&p->psys, (uintptr_t)m, memory_order_release);
@@ -1485,29 +1493,42 @@ static void blocking_exit_after(goc__m *m, goc__g *g, void *a) {
     wakep();
 }
 
+/* Takes m's P back, or another, or waits for one. Returns the M g runs on. */
+static goc__m *blocking_exit(goc__m *m, goc__g *g) {
+    goc__p *p = m->p;
+    uintptr_t mine = (uintptr_t)m;
+    if (atomic_compare_exchange_strong(&p->psys, &mine, 0))
+        return m;
+    /* sysmon gave our P away: find another, or wait for one */
+    m->p = NULL;
+    goc__lock_acquire(&goc__sched.lock);
+    goc__p *p2 = pidleget();
+    goc__lock_release(&goc__sched.lock);
+    if (p2) {
+        acquirep(m, p2);
+        return m;
+    }
+    g->wait_reason = "blocking call (waiting for a P)";
+    int saved = *m->errno_loc;
+    m = schedule_to(m, g, NULL, blocking_exit_after, NULL);
+    *m->errno_loc = saved;
+    return m;
+}
+
+void goc_blocking_begin(void) {
+    atomic_fetch_add(&goc__sched.nblocking, 1);
+    goc__m *m = goc__getm();
+    goc__g *g = m ? m->curg : NULL;
+    if (!g || g->locked_blocking++)
+        return; /* a plain thread, or nested */
+    blocking_enter(m);
+}
+
 void goc_blocking_end(void) {
     goc__m *m = goc__getm();
     goc__g *g = m ? m->curg : NULL;
-    if (g) {
-        goc__p *p = m->p;
-        uintptr_t mine = (uintptr_t)m;
-        if (!atomic_compare_exchange_strong(&p->psys, &mine, 0)) {
-            /* sysmon gave our P away: find another, or wait for one */
-            m->p = NULL;
-            goc__lock_acquire(&goc__sched.lock);
-            goc__p *p2 = pidleget();
-            goc__lock_release(&goc__sched.lock);
-            if (p2) {
-                acquirep(m, p2);
-            } else {
-                g->wait_reason = "blocking call (waiting for a P)";
-                int saved = *m->errno_loc;
-                m = schedule_to(m, g, NULL, blocking_exit_after, NULL);
-                *m->errno_loc = saved;
-            }
-        }
-        g->locked_blocking = false;
-    }
+    if (g && --g->locked_blocking == 0)
+        blocking_exit(m, g);
     atomic_fetch_sub(&goc__sched.nblocking, 1);
 }
 
