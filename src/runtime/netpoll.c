@@ -278,6 +278,19 @@ static void dispatch(uint64_t data, uint32_t events) {
         goc__parker_wake(w);
 }
 
+/* epoll_pwait2 takes nanoseconds; epoll_wait milliseconds, rounded up so a
+   timer is never polled for too early (which would spin). */
+static _Atomic bool no_pwait2;
+
+static int wait_ms(struct epoll_event *evs, const struct timespec *tsp) {
+    int ms = -1;
+    if (tsp) {
+        int64_t ns = (int64_t)tsp->tv_sec * 1000000000 + tsp->tv_nsec;
+        ms = ns > (int64_t)INT32_MAX * 1000000 ? INT32_MAX : (int)((ns + 999999) / 1000000);
+    }
+    return epoll_wait(epfd, evs, EVENTS_PER_POLL, ms);
+}
+
 int goc__netpoll(int64_t until) {
     if (!atomic_load_explicit(&netpoll_ready, memory_order_acquire))
         return 0;
@@ -291,7 +304,17 @@ int goc__netpoll(int64_t until) {
         ts.tv_nsec = d % 1000000000;
         tsp = &ts;
     }
-    int n = epoll_pwait2(epfd, evs, EVENTS_PER_POLL, tsp, NULL);
+    int n;
+    if (!atomic_load_explicit(&no_pwait2, memory_order_relaxed)) {
+        n = epoll_pwait2(epfd, evs, EVENTS_PER_POLL, tsp, NULL);
+        if (n < 0 && errno == ENOSYS) {
+            /* kernels before 5.11 and qemu-user 7 lack it: fall back */
+            atomic_store_explicit(&no_pwait2, true, memory_order_relaxed);
+            n = wait_ms(evs, tsp);
+        }
+    } else {
+        n = wait_ms(evs, tsp);
+    }
     if (n < 0)
         return 0;
     /* A break (goc__netpoll_break) orders what its caller wrote before it,
