@@ -155,7 +155,8 @@ void goc__chan_unlink(chan_waitq *q, chan_waiter *s) {
         s->next->prev = s->prev;
     else
         q->last = s->prev;
-    s->queued = false;
+    /* release, and the last touch of s: pairs with select's pass 3 */
+    atomic_store_explicit(&s->queued, false, memory_order_release);
 }
 
 /* Takes the first waiter that may be served: a select waiter only if we win
@@ -165,8 +166,11 @@ chan_waiter *goc__chan_dequeue(chan_waitq *q) {
         chan_waiter *s = atomic_load_explicit(&q->first, memory_order_relaxed);
         if (!s)
             return NULL;
+        /* Claim before unlinking: for a loser, the unlink is the last touch
+           (its select may return as soon as it sees the waiter gone). */
+        bool won = !s->w->must_claim || goc__parker_claim(&s->w->pk);
         goc__chan_unlink(q, s);
-        if (s->w->must_claim && !goc__parker_claim(&s->w->pk))
+        if (!won)
             continue;
         return s;
     }

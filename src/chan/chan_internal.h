@@ -28,7 +28,10 @@ typedef struct chan_waiter {
     chan_wait *w;            /* the blocked goroutine or thread */
     void *elem;              /* send: the value; recv: where it goes (may be NULL) */
     int case_index;          /* select: the case it stands for */
-    bool queued;             /* in a queue now; under the channel's lock */
+    _Atomic bool queued;     /* in a queue now; written under the channel's lock. Its
+                                clearing is the last touch of whoever unlinks it, so a
+                                select that reads false (acquire) may leave that
+                                channel alone: the peer may have freed it already */
 } chan_waiter;
 
 /* What a blocked goroutine or thread waits on: one parker for all its

@@ -337,17 +337,30 @@ static int do_select(goc_case *cases, size_t n, bool block, bool ordered) {
     }
     goc__parker_park(&w.pk, sel_unlock_cb, &s, "select", deadline);
 
-    /* Pass 3: unlink the waiters that did not fire. */
-    sel_lock(&s);
-    for (size_t k = 0; k < nlock; k++) {
-        chan_waiter *wt = &waiters[k];
-        if (wt->queued) {
-            goc_case *cs = &cases[wt->case_index];
-            goc__chan_unlink(cs->_kind == GOC_CASE_SEND_ ? &cs->_chan->sendq : &cs->_chan->recvq,
-                             wt);
+    /* Pass 3: unlink the waiters that did not fire, one channel at a time
+       (the outcome is decided), and only on channels where one of ours may
+       still be queued. A channel whose waiters were all taken off (by the
+       case that fired, or a close) is not touched again: its peer may free it
+       as soon as its own operation returned, as goc_chan_free allows. */
+    for (size_t k = 0; k < nlock;) {
+        goc_chan *c = cases[lockorder[k]]._chan;
+        size_t end = k;
+        bool queued = false;
+        for (; end < nlock && cases[lockorder[end]]._chan == c; end++)
+            queued |= atomic_load_explicit(&waiters[end].queued, memory_order_acquire);
+        if (queued) {
+            goc__lock_acquire(&c->lock);
+            for (size_t j = k; j < end; j++) {
+                chan_waiter *wt = &waiters[j];
+                if (atomic_load_explicit(&wt->queued, memory_order_relaxed)) {
+                    goc_case *cs = &cases[wt->case_index];
+                    goc__chan_unlink(cs->_kind == GOC_CASE_SEND_ ? &c->sendq : &c->recvq, wt);
+                }
+            }
+            goc__lock_release(&c->lock);
         }
+        k = end;
     }
-    sel_unlock(&s);
     /* Uncount us at the timers, with no lock held (the last receiver out
        takes the timer off its heap, waiting for a running timer function,
        which takes its channel's lock). A timer that fired while another
