@@ -353,6 +353,45 @@ static int close_main(void *arg) {
     return 0;
 }
 
+/* ---- the peer frees the channel as soon as its send returned ---- */
+
+typedef struct free_race {
+    goc_chan *c, *d, *done;
+} free_race;
+
+static void free_race_selector(void *arg) {
+    free_race *fr = arg;
+    int v = 0;
+    goc_case cs[] = {goc_case_recv(fr->c, &v, NULL), goc_case_recv(fr->d, NULL, NULL)};
+    int i = goc_select(cs, 2);
+    /* c may already be freed here: only the result may be used */
+    int r = (i == 0 && v == 7) ? 1 : 0;
+    goc_send(fr->done, r);
+}
+
+static int free_race_main(void *arg) {
+    (void)arg;
+    int n = 2000, good = 0;
+    goc_chan *done = goc_chan_of(int, 1);
+    for (int k = 0; k < n; k++) {
+        free_race fr = {goc_chan_of(int, 0), goc_chan_of(int, 0), done};
+        go(free_race_selector, &fr);
+        goc_send(fr.c, 7);
+        goc_chan_free(fr.c); /* allowed: our send has completed */
+        int r = 0;
+        goc_recv(done, &r);
+        good += r;
+        goc_chan_free(fr.d);
+    }
+    goc_chan_free(done);
+    T_CHECK_EQ(good, n);
+    return 0;
+}
+
+static void test_free_after_send(void) {
+    T_CHECK_EQ(goc_run(free_race_main, NULL), 0);
+}
+
 static void test_close_wakes_select(void) {
     T_CHECK_EQ(goc_run(close_main, NULL), 0);
 }
@@ -673,7 +712,7 @@ int main(int argc, char **argv) {
         T_CASE(test_basic),          T_CASE(test_doubleselect),
         T_CASE(test_self_select),    T_CASE(test_fairness),
         T_CASE(test_timeouts),       T_CASE(test_wait_reasons),
-        T_CASE(test_close_wakes_select), T_CASE(test_many_cases),
+        T_CASE(test_close_wakes_select), T_CASE(test_free_after_send), T_CASE(test_many_cases),
         T_CASE(test_plain_thread_select), T_CASE(test_stress),
         T_CASE(test_stress_shuffled), T_CASE(test_misuse),
     };
