@@ -327,6 +327,7 @@ typedef struct goc__sched_t {
     _Atomic int64_t netpoll_until;  /* ... until then */
     _Atomic int64_t last_poll;      /* when the network was last polled */
     _Atomic int64_t nforeign;       /* plain threads that use goc and are not blocked in it */
+    _Atomic int64_t nforeign_blocked; /* ... and those blocked in it */
     goc__lock gfree_lock;
     goc__g *gfree;                  /* global free list, under gfree_lock */
     _Atomic int ngfree;             /* its length; read without the lock as a hint */

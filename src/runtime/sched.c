@@ -865,9 +865,52 @@ void goc__timers_wake(int64_t when) {
 /* ------------------------------------------------------------------------ */
 /* Deadlock detection.                                                      */
 
-static void check_dead(void) {
-    if (!atomic_load(&goc__sched.running) || atomic_load(&goc__sched.main_done))
-        return;
+#if GOC_TSAN
+#define RUNTIME_EXTRA_THREADS 1 /* TSan's background thread */
+#else
+#define RUNTIME_EXTRA_THREADS 0
+#endif
+
+/* Whether the process has threads goc does not know of: a pthread that has
+   not yet used goc may still wake goroutines (unlock a mutex they wait for,
+   send on a channel), so their presence rules a deadlock out. Known: the Ms,
+   sysmon, and plain threads blocked in goc (goc_run's caller among them). */
+static bool unknown_threads(void) {
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f)
+        return false;
+    char line[128];
+    long threads = -1;
+    while (fgets(line, sizeof line, f))
+        if (!strncmp(line, "Threads:", 8))
+            threads = atol(line + 8);
+    fclose(f);
+    goc__lock_acquire(&goc__sched.lock);
+    long known = goc__sched.mcount;
+    goc__lock_release(&goc__sched.lock);
+    known += 1 + (long)atomic_load(&goc__sched.nforeign_blocked) + RUNTIME_EXTRA_THREADS;
+    return threads > known;
+}
+
+/* The state that any progress changes (read racily on purpose: a hint that
+   only has to differ after progress): a goroutine scheduled (a P's tick),
+   queued, made or ended, a plain thread starting or stopping to wait. */
+GOC_NO_TSAN static uint64_t progress_snapshot(void) {
+    uint64_t h = (uint64_t)atomic_load(&goc__sched.runq_size) * 31 +
+                 (uint64_t)atomic_load(&goc__sched.nforeign) * 37 +
+                 (uint64_t)atomic_load(&goc__sched.nforeign_blocked) * 41 +
+                 (uint64_t)atomic_load(&goc__sched.ngoroutines) * 43;
+    int n = atomic_load(&goc__sched.nallp);
+    for (int i = 0; i < n; i++)
+        h = h * 1000003 + __atomic_load_n(&goc__sched.allp[i]->schedtick, __ATOMIC_RELAXED) +
+            (atomic_load(&goc__sched.allp[i]->idle) ? 7 : 0);
+    return h;
+}
+
+/* Whether nothing can run: every P idle, no queued goroutine, nobody in a
+   blocking section, on the network or on a timer, no plain thread that could
+   wake anyone. */
+static bool looks_dead(void) {
     goc__lock_acquire(&goc__sched.lock);
     int gmp = atomic_load(&goc__sched.gomaxprocs);
     bool dead = atomic_load(&goc__sched.npidle) >= gmp &&
@@ -875,20 +918,33 @@ static void check_dead(void) {
                 atomic_load(&goc__sched.nblocking) == 0 &&
                 atomic_load(&goc__sched.nnetwait) == 0 &&
                 atomic_load(&goc__sched.nforeign) == 0;
-    /* Every P idle: nobody runs a goroutine, so nothing can become ready
-       but through a timer or a plain thread. */
-    if (dead) {
-        for (int i = 0; i < atomic_load(&goc__sched.nallp); i++)
-            if (!goc__sched.allp[i]->idle || !runq_empty(goc__sched.allp[i]))
-                dead = false;
-    }
-    if (dead && goc__timers_count() > 0)
-        dead = false;
-    if (dead && atomic_exchange(&goc__sched.deadlock_checking, 1) == 0) {
-        goc__lock_release(&goc__sched.lock);
-        goc__fatal("all goroutines are asleep - deadlock!");
-    }
+    for (int i = 0; dead && i < atomic_load(&goc__sched.nallp); i++)
+        if (!goc__sched.allp[i]->idle || !runq_empty(goc__sched.allp[i]))
+            dead = false;
     goc__lock_release(&goc__sched.lock);
+    return dead && goc__timers_count() == 0 && !unknown_threads();
+}
+
+#define DEADLOCK_CONFIRM_ROUNDS 3            /* checks, 10 ms apart, that must all agree */
+#define DEADLOCK_CONFIRM_NS (10 * GOC_MILLISECOND)
+
+static void check_dead(void) {
+    if (!atomic_load(&goc__sched.running) || atomic_load(&goc__sched.main_done))
+        return;
+    if (!looks_dead())
+        return;
+    /* Confirm: plain threads move between "running" and "waiting in goc"
+       without a lock that this check could take, so a single look can fall
+       into a gap. A real deadlock stays put; anything else moves. */
+    uint64_t snap = progress_snapshot();
+    for (int r = 0; r < DEADLOCK_CONFIRM_ROUNDS; r++) {
+        struct timespec ts = {0, DEADLOCK_CONFIRM_NS};
+        nanosleep(&ts, NULL);
+        if (progress_snapshot() != snap || !looks_dead() || atomic_load(&goc__sched.main_done))
+            return;
+    }
+    if (atomic_exchange(&goc__sched.deadlock_checking, 1) == 0)
+        goc__fatal("all goroutines are asleep - deadlock!");
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1589,6 +1645,7 @@ void goc__foreign_block_begin(void) {
     foreign_register();
     if (foreign_state == 1) {
         foreign_state = 2;
+        atomic_fetch_add(&goc__sched.nforeign_blocked, 1);
         atomic_fetch_sub(&goc__sched.nforeign, 1);
     }
 }
@@ -1597,6 +1654,7 @@ void goc__foreign_block_end(void) {
     if (foreign_state == 2) {
         foreign_state = 1;
         atomic_fetch_add(&goc__sched.nforeign, 1);
+        atomic_fetch_sub(&goc__sched.nforeign_blocked, 1);
     }
 }
 
@@ -1652,9 +1710,10 @@ bool goc__parker_park(goc__parker *pk, bool (*unlock)(void *), void *arg, const 
     foreign_register();
     goc__foreign_block_begin();
     if (unlock && !unlock(arg)) {
-        if (atomic_load_explicit(&pk->woken, memory_order_acquire) && foreign_state == 2)
+        if (atomic_load_explicit(&pk->woken, memory_order_acquire) && foreign_state == 2) {
             foreign_state = 1; /* a waker counted us already */
-        else
+            atomic_fetch_sub(&goc__sched.nforeign_blocked, 1);
+        } else
             goc__foreign_block_end();
         errno = saved;
         return true;
@@ -1670,9 +1729,10 @@ bool goc__parker_park(goc__parker *pk, bool (*unlock)(void *), void *arg, const 
         }
         goc__futex_wait(&pk->woken, 0, deadline);
     }
-    if (!pk->timed_out && foreign_state == 2)
+    if (!pk->timed_out && foreign_state == 2) {
         foreign_state = 1; /* the waker counted us (goc__parker_wake) */
-    else
+        atomic_fetch_sub(&goc__sched.nforeign_blocked, 1);
+    } else
         goc__foreign_block_end();
     errno = saved;
     return !pk->timed_out;
