@@ -131,6 +131,32 @@ static inline int t_child(const char *name, const char *env, char **err) {
         free(t_err_);                                                                    \
     } while (0)
 
+/* Counts goroutines whose dump line reads "[reason" (with ']' or ',' after
+   it): lets a test wait, without sleeping, until n goroutines are parked for
+   that reason. */
+static inline int t_parked_for(const char *reason) {
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    goc_dump(f);
+    fclose(f);
+    char pat[64];
+    snprintf(pat, sizeof pat, "[%s", reason);
+    int n = 0;
+    for (char *p = buf; (p = strstr(p, pat)); p++) {
+        char end = p[strlen(pat)];
+        if (end == ']' || end == ',')
+            n++;
+    }
+    free(buf);
+    return n;
+}
+
+static inline void t_wait_parked(const char *reason, int n) {
+    while (t_parked_for(reason) < n)
+        goc_yield();
+}
+
 /* main(): runs every case (or those named on the command line), or one child. */
 static inline int t_main(int argc, char **argv, const t_case *cases, size_t ncases,
                          const t_case *children, size_t nchildren) {

@@ -14,30 +14,6 @@
 /* The library's hidden hook for timers (linked statically). */
 void goc__chan_drain(goc_chan *c);
 
-/* Counts occurrences of "[reason" in a dump: lets a test wait, without
-   sleeping, until n goroutines are parked for that reason. */
-static int parked_for(const char *reason) {
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    goc_dump(f);
-    fclose(f);
-    char pat[64];
-    snprintf(pat, sizeof pat, "[%s", reason);
-    int n = 0;
-    for (char *p = buf; (p = strstr(p, pat)); p++) {
-        char end = p[strlen(pat)];
-        if (end == ']' || end == ',')
-            n++;
-    }
-    free(buf);
-    return n;
-}
-
-static void wait_parked(const char *reason, int n) {
-    while (parked_for(reason) < n)
-        goc_yield();
-}
 
 /* ---- basic unbuffered and buffered behaviour ---- */
 
@@ -206,13 +182,13 @@ static int nonblock_main(void *arg) {
 
         /* a receiver is waiting: the non-blocking send must succeed */
         go(nb_recv_one, c);
-        wait_parked("chan receive", 1);
+        t_wait_parked("chan receive", 1);
         T_CHECK(goc_chan_try_send(c, &(int){123}));
 
         /* a sender is waiting (or buffered): the non-blocking receive gets it */
         go(nb_send_one, c);
         if (buffer == 0)
-            wait_parked("chan send", 1);
+            t_wait_parked("chan send", 1);
         else
             while (goc_chan_len(c) == 0)
                 goc_yield();
@@ -295,7 +271,7 @@ static int close_main(void *arg) {
     goc_chan *args[2] = {c, res};
     for (int i = 0; i < 10; i++)
         go(blocked_receiver, args);
-    wait_parked("chan receive", 10);
+    t_wait_parked("chan receive", 10);
     goc_chan_close(c);
     for (int i = 0; i < 10; i++) {
         int r = -1;
@@ -515,7 +491,7 @@ static int unbounded_main(void *arg) {
     goc_chan *res = goc_chan_of(int, 1);
     goc_chan *args[2] = {u, res};
     go(blocked_receiver, args);
-    wait_parked("chan receive", 1);
+    t_wait_parked("chan receive", 1);
     goc_send(u, 77);
     int r = 0;
     goc_recv(res, &r);
@@ -544,7 +520,7 @@ static int drain_main(void *arg) {
     /* a waiting sender refills the drained buffer */
     goc_send(c, 3);
     go(nb_send_one, c);
-    wait_parked("chan send", 1);
+    t_wait_parked("chan send", 1);
     goc__chan_drain(c);
     T_CHECK(goc_recv(c, &v) && v == 123);
     goc_chan_free(c);
@@ -651,11 +627,11 @@ static int reasons_main(void *arg) {
     (void)arg;
     go(nil_sender, NULL);
     go(nil_receiver, NULL);
-    wait_parked("chan send (nil chan)", 1);
-    wait_parked("chan receive (nil chan)", 1);
+    t_wait_parked("chan send (nil chan)", 1);
+    t_wait_parked("chan receive (nil chan)", 1);
     goc_chan *c = goc_chan_of(int, 0);
     go(nb_send_one, c);
-    wait_parked("chan send", 1);
+    t_wait_parked("chan send", 1);
     int v;
     goc_recv(c, &v);
     T_CHECK_EQ(v, 123);
@@ -680,7 +656,7 @@ static void child_send_closed(void) { goc_run(send_closed_main, NULL); }
 
 static void closing_fn(void *arg) {
     goc_chan *c = arg;
-    wait_parked("chan send", 1);
+    t_wait_parked("chan send", 1);
     goc_chan_close(c);
 }
 static int send_closed_wait_main(void *arg) {
@@ -713,7 +689,7 @@ static int free_waiters_main(void *arg) {
     goc_chan *c = goc_chan_of(int, 0);
     goc_chan *args[2] = {c, goc_chan_of(int, 1)};
     go(blocked_receiver, args);
-    wait_parked("chan receive", 1);
+    t_wait_parked("chan receive", 1);
     goc_chan_free(c);
     return 0;
 }

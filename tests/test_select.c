@@ -12,28 +12,6 @@
 #define SCALE 1
 #endif
 
-static int parked_for(const char *reason) {
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    goc_dump(f);
-    fclose(f);
-    char pat[64];
-    snprintf(pat, sizeof pat, "[%s", reason);
-    int n = 0;
-    for (char *p = buf; (p = strstr(p, pat)); p++) {
-        char end = p[strlen(pat)];
-        if (end == ']' || end == ',')
-            n++;
-    }
-    free(buf);
-    return n;
-}
-
-static void wait_parked(const char *reason, int n) {
-    while (parked_for(reason) < n)
-        goc_yield();
-}
 
 /* ---- basics: one of several, default, closed channels, nil channels ---- */
 
@@ -316,8 +294,8 @@ static int reasons_main(void *arg) {
     goc_chan *c = goc_chan_of(int, 0);
     go(select_blocker, c);
     go(select_none, NULL);
-    wait_parked("select", 1);
-    wait_parked("select (no cases)", 1);
+    t_wait_parked("select", 1);
+    t_wait_parked("select (no cases)", 1);
     goc_send(c, 1);
     goc_chan_free(c); /* the blocker is done with c once the send returned */
     return 0;
@@ -331,7 +309,7 @@ static void test_wait_reasons(void) {
 
 static void closer(void *arg) {
     goc_chan *c = arg;
-    wait_parked("select", 1);
+    t_wait_parked("select", 1);
     goc_chan_close(c);
 }
 
