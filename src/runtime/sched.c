@@ -1290,6 +1290,17 @@ static bool trim_gfree(int max) {
 }
 
 static void retake(void);
+static _Atomic bool deadcheck_req;
+
+/* A plain thread began to wait in goc, or ended: with every P idle that may
+   complete a deadlock no M will notice (none goes idle again): sysmon looks. */
+static void request_deadcheck(void) {
+    if (!atomic_load(&goc__sched.running) || !all_idle())
+        return;
+    atomic_store(&deadcheck_req, true);
+    atomic_store(&sysmon_wake, 1);
+    goc__futex_wake(&sysmon_wake, 1);
+}
 
 static void *sysmon_main(void *arg) {
     (void)arg;
@@ -1307,9 +1318,12 @@ static void *sysmon_main(void *arg) {
                 atomic_store(&sysmon_sleeping, false);
             } else {
                 /* Idle: finish trimming pooled stacks slowly, then sleep. */
-                while (atomic_load(&sysmon_wake) == 0)
+                while (atomic_load(&sysmon_wake) == 0) {
+                    if (atomic_exchange(&deadcheck_req, false))
+                        check_dead();
                     goc__futex_wait(&sysmon_wake, 0,
                                     trim_gfree(TRIM_IDLE) ? goc_now() + 10 * GOC_MILLISECOND : -1);
+                }
             }
             delay = SYSMON_MIN_US;
             idle = 0;
@@ -1507,8 +1521,10 @@ int goc_run(int (*main_fn)(void *), void *arg) {
     globrunq_push_front(g);
     goc__lock_release(&goc__sched.lock);
     atomic_fetch_add(&goc__sched.ngoroutines, 0);
-    startm(NULL, false);
+    /* Count this thread as waiting before main can run: the deadlock check
+       must not take it for a thread that could still wake someone. */
     goc__foreign_block_begin();
+    startm(NULL, false);
     while (atomic_load_explicit(&goc__sched.main_done, memory_order_acquire) == 0)
         goc__futex_wait(&goc__sched.main_done, 0, -1);
     goc__foreign_block_end();
@@ -1621,11 +1637,14 @@ static pthread_key_t foreign_key;
 static pthread_once_t foreign_once = PTHREAD_ONCE_INIT;
 static __thread int foreign_state; /* 0 unknown, 1 counted, 2 blocked */
 
+static void request_deadcheck(void);
+
 static void foreign_exit(void *v) {
     (void)v;
     if (foreign_state == 1)
         atomic_fetch_sub(&goc__sched.nforeign, 1);
     foreign_state = 0;
+    request_deadcheck(); /* the goroutines may have been waiting for us */
 }
 
 static void foreign_key_init(void) {
@@ -1647,6 +1666,7 @@ void goc__foreign_block_begin(void) {
         foreign_state = 2;
         atomic_fetch_add(&goc__sched.nforeign_blocked, 1);
         atomic_fetch_sub(&goc__sched.nforeign, 1);
+        request_deadcheck();
     }
 }
 
