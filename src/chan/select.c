@@ -372,11 +372,12 @@ static int do_select(goc_case *cases, size_t n, bool block, bool ordered) {
                 goc__timerchan_unblock(cs->_chan->timer);
         }
     }
+    /* w.fired points into waiters, which live in heap past 64 cases */
+    int i = w.fired ? w.fired->case_index : -1;
     free(heap);
 
-    if (!w.fired)
+    if (i < 0)
         return tcase; /* the deadline won the claim */
-    int i = w.fired->case_index;
     if (cases[i]._kind == GOC_CASE_SEND_) {
         if (!w.success)
             goc__chan_panic_send_closed();
