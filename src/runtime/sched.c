@@ -865,30 +865,37 @@ void goc__timers_wake(int64_t when) {
 /* ------------------------------------------------------------------------ */
 /* Deadlock detection.                                                      */
 
-#if GOC_TSAN
-#define RUNTIME_EXTRA_THREADS 1 /* TSan's background thread */
-#else
-#define RUNTIME_EXTRA_THREADS 0
-#endif
+/* Threads that existed before goc started, other than the one that started
+   it: a sanitizer's or an emulator's helpers (TSan, qemu-user) or the
+   program's own. They are taken as unrelated to goroutines. */
+static long base_threads;
 
-/* Whether the process has threads goc does not know of: a pthread that has
-   not yet used goc may still wake goroutines (unlock a mutex they wait for,
-   send on a channel), so their presence rules a deadlock out. Known: the Ms,
-   sysmon, and plain threads blocked in goc (goc_run's caller among them). */
-static bool unknown_threads(void) {
+static long count_threads(void) {
     FILE *f = fopen("/proc/self/status", "r");
     if (!f)
-        return false;
+        return -1;
     char line[128];
     long threads = -1;
     while (fgets(line, sizeof line, f))
         if (!strncmp(line, "Threads:", 8))
             threads = atol(line + 8);
     fclose(f);
+    return threads;
+}
+
+/* Whether the process has threads goc does not know of: a pthread that has
+   not yet used goc may still wake goroutines (unlock a mutex they wait for,
+   send on a channel), so their presence rules a deadlock out. Known: the
+   threads from before goc started, the Ms, sysmon, and plain threads blocked
+   in goc (goc_run's caller among them). */
+static bool unknown_threads(void) {
+    long threads = count_threads();
+    if (threads < 0)
+        return false;
     goc__lock_acquire(&goc__sched.lock);
     long known = goc__sched.mcount;
     goc__lock_release(&goc__sched.lock);
-    known += 1 + (long)atomic_load(&goc__sched.nforeign_blocked) + RUNTIME_EXTRA_THREADS;
+    known += base_threads + 1 + (long)atomic_load(&goc__sched.nforeign_blocked);
     return threads > known;
 }
 
@@ -1403,8 +1410,13 @@ static int env_int(const char *name, int def) {
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 
+static long count_threads(void);
+static long base_threads;
+
 static void runtime_init_once(void) {
     goc__debug_init();
+    long before = count_threads();
+    base_threads = before > 0 ? before - 1 : 0;
     goc__sched.default_stack = goc__stack_default();
     int n = (int)sysconf(_SC_NPROCESSORS_ONLN);
     cpu_set_t set;
