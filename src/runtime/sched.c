@@ -1415,8 +1415,6 @@ static long base_threads;
 
 static void runtime_init_once(void) {
     goc__debug_init();
-    long before = count_threads();
-    base_threads = before > 0 ? before - 1 : 0;
     goc__sched.default_stack = goc__stack_default();
     int n = (int)sysconf(_SC_NPROCESSORS_ONLN);
     cpu_set_t set;
@@ -1437,6 +1435,10 @@ static void runtime_init_once(void) {
     if (pthread_create(&t, &attr, sysmon_main, NULL) != 0)
         goc__fatal_nodump("cannot start the sysmon thread");
     pthread_attr_destroy(&attr);
+    /* Counted after the first thread is made: TSan starts its helper then.
+       Not counted: this thread and sysmon. */
+    long now = count_threads();
+    base_threads = now > 2 ? now - 2 : 0;
 }
 
 void goc__runtime_init(void) {
