@@ -382,6 +382,7 @@ static goc__p *pidleget(void) {
 /* Ms: creation, sleeping, waking.                                          */
 
 static void *m_main(void *arg);
+static sigset_t init_sigmask; /* the signal mask of the thread that started goc */
 static _Atomic uint32_t sysmon_wake;
 static _Atomic bool sysmon_sleeping;
 
@@ -405,7 +406,9 @@ static void newm(goc__p *p, bool spinning) {
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
-    m->sigmask = old;
+    /* The M runs with the mask of the thread that started goc, not its
+       creator's: sysmon, which blocks everything, creates Ms too. */
+    m->sigmask = init_sigmask;
     int rc = pthread_create(&m->thread, &attr, m_main, m);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     pthread_attr_destroy(&attr);
@@ -1415,6 +1418,7 @@ static long base_threads;
 
 static void runtime_init_once(void) {
     goc__debug_init();
+    pthread_sigmask(SIG_BLOCK, NULL, &init_sigmask);
     goc__sched.default_stack = goc__stack_default();
     int n = (int)sysconf(_SC_NPROCESSORS_ONLN);
     cpu_set_t set;
