@@ -257,7 +257,7 @@ struct goc__p {
     _Atomic uint32_t runqtail;      /* written by the owner only */
     _Atomic(goc__g *) runq[GOC_RUNQ_SIZE];
     _Atomic(goc__g *) runnext;      /* the G to run next (readied by the running G) */
-    uint32_t schedtick;
+    _Atomic uint32_t schedtick;     /* owner writes (relaxed); the deadlock check reads it */
     goc__m *m;                      /* the M holding it, NULL when idle */
     goc__p *link;                   /* idle list */
     _Atomic bool idle;              /* in the idle list; read without the lock by sysmon */

@@ -601,8 +601,10 @@ static void drop_p_for_epoch(goc__m *m);
 /* Local work only: the fast path when a goroutine gives up its M. Timers
    run only from g0 (timers true), never while a parking G holds locks. */
 static goc__g *find_local(goc__p *p, bool timers) {
-    p->schedtick++;
-    if (GOC_UNLIKELY(p->schedtick % GOC_GLOBAL_CHECK_TICKS == 0) &&
+    /* relaxed: only the owner writes; others read it as a progress hint */
+    uint32_t tick = atomic_load_explicit(&p->schedtick, memory_order_relaxed) + 1;
+    atomic_store_explicit(&p->schedtick, tick, memory_order_relaxed);
+    if (GOC_UNLIKELY(tick % GOC_GLOBAL_CHECK_TICKS == 0) &&
         atomic_load_explicit(&goc__sched.runq_size, memory_order_relaxed) > 0) {
         goc__lock_acquire(&goc__sched.lock);
         goc__g *g = globrunq_get(p, 1);
@@ -902,17 +904,17 @@ static bool unknown_threads(void) {
     return threads > known;
 }
 
-/* The state that any progress changes (read racily on purpose: a hint that
-   only has to differ after progress): a goroutine scheduled (a P's tick),
+/* The state that any progress changes (a hint that only has to differ after
+   progress): a goroutine scheduled (a P's tick),
    queued, made or ended, a plain thread starting or stopping to wait. */
-GOC_NO_TSAN static uint64_t progress_snapshot(void) {
+static uint64_t progress_snapshot(void) {
     uint64_t h = (uint64_t)atomic_load(&goc__sched.runq_size) * 31 +
                  (uint64_t)atomic_load(&goc__sched.nforeign) * 37 +
                  (uint64_t)atomic_load(&goc__sched.nforeign_blocked) * 41 +
                  (uint64_t)atomic_load(&goc__sched.ngoroutines) * 43;
     int n = atomic_load(&goc__sched.nallp);
     for (int i = 0; i < n; i++)
-        h = h * 1000003 + __atomic_load_n(&goc__sched.allp[i]->schedtick, __ATOMIC_RELAXED) +
+        h = h * 1000003 + atomic_load_explicit(&goc__sched.allp[i]->schedtick, memory_order_relaxed) +
             (atomic_load(&goc__sched.allp[i]->idle) ? 7 : 0);
     return h;
 }
