@@ -13,15 +13,22 @@
  *   that resumes runs it first thing, once the old context is fully saved.
  * - goc_run's caller does not run goroutines: it waits for the main
  *   goroutine, so goc_run returns as soon as main does, as a Go program ends.
+ * - sysmon (a thread, asleep while every P is idle) wakes Ms for queued
+ *   work, takes the P of a blocking section that lasts over 20 us, polls the
+ *   network when nobody has, trims pooled stacks, and re-checks for deadlock
+ *   when plain threads start waiting.
  *
  * Invariants:
- * - A G runs on at most one M; an M runs Gs only while it holds a P.
+ * - A G runs on at most one M; an M runs Gs only while it holds a P (a G
+ *   inside goc_blocking_begin/end may have lent its P away: it then queues
+ *   work globally, and takes a P back before it parks or leaves the section).
  * - A G in a run queue has status G_RUNNABLE and a saved context.
  * - G status moves RUNNABLE -> RUNNING -> (WAITING | RUNNABLE | DEAD); only
  *   a CAS from WAITING makes a parked G runnable, so a double ready is inert.
  * - Gs are never freed: a finished G keeps its stack and waits in a free list.
- * - sched.lock guards the global run queue, the idle P and M lists and the
- *   all-G list; it is never held across a switch.
+ * - sched.lock guards the global run queue (a ring of G pointers), the idle P
+ *   and M lists, and an idle M's park word; it is never held across a
+ *   switch. The all-G list is push-only and lock-free.
  */
 #include "runtime/internal.h"
 #include <errno.h>
