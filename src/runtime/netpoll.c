@@ -150,19 +150,16 @@ void goc__pollfd_close(goc__pollfd *pd) {
     goc__lock_release(&free_lock);
 }
 
-/* Wakes the waiters of mode so they re-check (a deadline moved, a context
-   ended). Where nobody waits yet, the ready flag makes the next wait return
-   at once: a waiter that read the old deadline just before this call cannot
-   then sleep past the new one. A spurious ready only costs a retried syscall. */
-void goc__pollfd_wake(goc__pollfd *pd, int mode) {
-    goc__lock_acquire(&pd->lock);
+/* pd->lock held, released here: wakes the reader and/or the writer, or marks
+   the direction ready when nobody waits on it. */
+static void ready_and_release(goc__pollfd *pd, bool rd, bool wr) {
     goc__parker *r = NULL, *w = NULL;
-    if (mode & GOC__POLL_READ) {
+    if (rd) {
         r = take_waiter(&pd->rwait);
         if (!r)
             pd->rready = true;
     }
-    if (mode & GOC__POLL_WRITE) {
+    if (wr) {
         w = take_waiter(&pd->wwait);
         if (!w)
             pd->wready = true;
@@ -172,6 +169,15 @@ void goc__pollfd_wake(goc__pollfd *pd, int mode) {
         goc__parker_wake(r);
     if (w)
         goc__parker_wake(w);
+}
+
+/* Wakes the waiters of mode so they re-check (a deadline moved, a context
+   ended). Where nobody waits yet, the ready flag makes the next wait return
+   at once: a waiter that read the old deadline just before this call cannot
+   then sleep past the new one. A spurious ready only costs a retried syscall. */
+void goc__pollfd_wake(goc__pollfd *pd, int mode) {
+    goc__lock_acquire(&pd->lock);
+    ready_and_release(pd, mode & GOC__POLL_READ, mode & GOC__POLL_WRITE);
 }
 
 static int wait_thread(int fd, bool rd, int64_t deadline) {
@@ -260,22 +266,8 @@ static void dispatch(uint64_t data, uint32_t events) {
         goc__lock_release(&pd->lock);
         return; /* closed since: a stale event */
     }
-    goc__parker *r = NULL, *w = NULL;
-    if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
-        r = take_waiter(&pd->rwait);
-        if (!r)
-            pd->rready = true;
-    }
-    if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) {
-        w = take_waiter(&pd->wwait);
-        if (!w)
-            pd->wready = true;
-    }
-    goc__lock_release(&pd->lock);
-    if (r)
-        goc__parker_wake(r);
-    if (w)
-        goc__parker_wake(w);
+    ready_and_release(pd, events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR),
+                      events & (EPOLLOUT | EPOLLHUP | EPOLLERR));
 }
 
 /* epoll_pwait2 takes nanoseconds; epoll_wait milliseconds, rounded up so a
