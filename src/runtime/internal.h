@@ -176,7 +176,6 @@ GOC_HIDDEN void goc__pollfd_close(goc__pollfd *pd);
    no limit. Returns the number of events delivered. */
 GOC_HIDDEN int goc__netpoll(int64_t until);
 GOC_HIDDEN void goc__netpoll_break(void);
-GOC_HIDDEN bool goc__netpoll_inited(void);
 
 /* Fatal errors: print "fatal error: msg" (or "panic: msg"), a dump, exit 2. */
 GOC_HIDDEN void goc__fatal(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
@@ -241,7 +240,6 @@ struct goc__g {
     const char *file;
     int line;
     uint64_t parent_id;
-    int saved_errno;
     int locked_blocking;            /* depth of goc_blocking_begin/end nesting */
     char name[GOC_G_NAME_MAX];
     unsigned valgrind_id;
@@ -356,7 +354,6 @@ GOC_HIDDEN void goc__stack_pool_odd(goc__g *g);     /* pool a stack of a non-def
 GOC_HIDDEN goc__g *goc__stack_take_odd(size_t size);
 GOC_HIDDEN void goc__stack_trim(goc__g *g);         /* give pooled stack pages back */
 GOC_HIDDEN void goc__stack_reuse(goc__g *g);        /* prepare a pooled stack for a new goroutine */
-GOC_HIDDEN bool goc__stack_canary_ok(goc__g *g);
 GOC_HIDDEN void goc__stack_check(goc__g *g);        /* fatal on a broken canary */
 GOC_HIDDEN void goc__signals_init(void);
 GOC_HIDDEN void goc__m_signal_stack(goc__m *m);
@@ -370,6 +367,17 @@ GOC_HIDDEN void goc__timers_wake(int64_t when);               /* a new earliest 
 GOC_HIDDEN int64_t goc__timers_count(void);
 
 GOC_HIDDEN void goc__sched_register_g(goc__g *g);
+
+/* The P whose queues m's code may use now, or NULL: none on a plain thread,
+   none for an idle M blocked in the poller (startm may be handing it one: a
+   racy m->p), and none inside a blocking section, whose P sysmon may have
+   lent away. Work made then goes to the global queue (or P 0's timers). */
+static inline goc__p *goc__own_p(goc__m *m) {
+    if (!m || !m->p || atomic_load_explicit(&m->polling, memory_order_relaxed) ||
+        (m->curg && m->curg->locked_blocking))
+        return NULL;
+    return m->p;
+}
 
 /* dump */
 GOC_HIDDEN void goc__dump_all(FILE *out, bool to_fd2);

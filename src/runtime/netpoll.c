@@ -65,10 +65,6 @@ static void netpoll_init_once(void) {
     atomic_store_explicit(&netpoll_ready, true, memory_order_release);
 }
 
-bool goc__netpoll_inited(void) {
-    return atomic_load_explicit(&netpoll_ready, memory_order_acquire);
-}
-
 goc__pollfd *goc__pollfd_open(int fd, int *err) {
     pthread_once(&netpoll_once, netpoll_init_once);
     goc__lock_acquire(&free_lock);

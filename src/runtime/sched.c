@@ -580,17 +580,13 @@ void goc__ready(goc__g *g) {
     if (!atomic_compare_exchange_strong_explicit(&g->status, &w, G_RUNNABLE, memory_order_acq_rel,
                                                  memory_order_relaxed))
         return;
-    goc__m *m = goc__getm();
-    /* An idle M blocked in the poller has no P, but startm may be giving it
-       one right now (a racy m->p), and a goroutine inside a blocking section
-       may have lost its P to sysmon: their wakes go to the global queue. */
-    if (m && !atomic_load_explicit(&m->polling, memory_order_relaxed) && m->p &&
-        !(m->curg && m->curg->locked_blocking)) {
+    goc__p *p = goc__own_p(goc__getm());
+    if (p) {
         /* The readied G goes in runnext. Another M is woken only when this
            P has more queued than that one G: a G that readies another and
            then blocks (a channel hand-off) lets it run here at once, and
            sysmon wakes an M if this P keeps both waiting. */
-        if (runq_put(m->p, g, true))
+        if (runq_put(p, g, true))
             wakep();
         return;
     }
@@ -1195,8 +1191,8 @@ static goc__g *newproc(void (*fn)(void *), void *arg, const goc_go_options *opts
    here). Go gets the same effect from preempting the spawner. */
 static void spawn(goc__g *g) {
     goc__m *m = goc__getm();
-    if (m && m->p && !(m->curg && m->curg->locked_blocking)) {
-        goc__p *p = m->p;
+    goc__p *p = goc__own_p(m);
+    if (p) {
         uint32_t before = atomic_load_explicit(&p->runqhead, memory_order_relaxed);
         runq_put(p, g, true);
         wakep();

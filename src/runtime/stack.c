@@ -18,8 +18,10 @@
  *
  * Invariants:
  * - A stack never moves and is reused only after its goroutine has finished.
- * - Slab stacks are never unmapped; guarded stacks of a non-default size are
- *   unmapped when their goroutine ends (pooling is per default size only).
+ * - Stacks are never unmapped: those of the default size wait in the
+ *   scheduler's free lists (sysmon gives back the pages of the surplus),
+ *   those of other sizes in a list of their own, their pages given back at
+ *   once.
  */
 #include "runtime/internal.h"
 #include <errno.h>
@@ -207,7 +209,7 @@ void goc__stack_trim(goc__g *g) {
     g->trimmed = true;
 }
 
-bool goc__stack_canary_ok(goc__g *g) {
+static bool canary_ok(goc__g *g) {
     const uint64_t *c = (const uint64_t *)(g->stack_lo - CANARY_BYTES);
     uint64_t acc = 0;
     for (int i = 0; i < CANARY_BYTES / 8; i++)
@@ -241,7 +243,7 @@ static void report_overflow(goc__g *g, const char *how) {
 }
 
 void goc__stack_check(goc__g *g) {
-    if (GOC_UNLIKELY(!goc__stack_canary_ok(g)))
+    if (GOC_UNLIKELY(!canary_ok(g)))
         report_overflow(g, "canary overwritten");
 }
 

@@ -79,10 +79,9 @@ static void heap_remove(goc__p *p, int i) {
 }
 
 static goc__p *timer_home(void) {
-    goc__m *m = goc__getm();
-    /* inside goc_blocking_begin/end the M's P may have been handed away */
-    if (m && m->p && !(m->curg && m->curg->locked_blocking))
-        return m->p;
+    goc__p *p = goc__own_p(goc__getm());
+    if (p)
+        return p;
     goc__runtime_init();
     return goc__sched.allp[0];
 }
