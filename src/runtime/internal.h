@@ -373,7 +373,8 @@ GOC_HIDDEN void goc__sched_register_g(goc__g *g);
    racy m->p), and none inside a blocking section, whose P sysmon may have
    lent away. Work made then goes to the global queue (or P 0's timers). */
 static inline goc__p *goc__own_p(goc__m *m) {
-    if (!m || !m->p || atomic_load_explicit(&m->polling, memory_order_relaxed) ||
+    /* polling first: a poller's m->p must not even be read */
+    if (!m || atomic_load_explicit(&m->polling, memory_order_relaxed) || !m->p ||
         (m->curg && m->curg->locked_blocking))
         return NULL;
     return m->p;
