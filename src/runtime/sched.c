@@ -1184,6 +1184,30 @@ static goc__g *newproc(void (*fn)(void *), void *arg, const goc_go_options *opts
     return g;
 }
 
+static void yield_global_after(goc__m *m, goc__g *g, void *a) {
+    (void)m;
+    (void)a;
+    atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_relaxed);
+    goc__lock_acquire(&goc__sched.lock);
+    globrunq_put(g);
+    goc__lock_release(&goc__sched.lock);
+}
+
+/* The spawner whose ring overflowed queues itself behind the half of the
+   ring that went to the global queue (Go's Gosched): it resumes only once
+   those have been taken, so the queued goroutines cannot pile up faster
+   than they run, even with one P (where a spawner that went back to its own
+   ring would find it ahead of the global queue every time). */
+static void spawn_yield(goc__m *m) {
+    goc__g *g = m->curg;
+    goc__p *p = m->p;
+    goc__g *next = p_current(p, g) ? find_local(p, false) : NULL;
+    int saved = *m->errno_loc;
+    g->wait_reason = NULL;
+    m = schedule_to(m, g, next, yield_global_after, NULL);
+    *m->errno_loc = saved;
+}
+
 /* Queues a new goroutine. When the spawner's ring overflows (it starts
    goroutines faster than they run), the spawner yields once, so that this P
    runs the queued ones too: their stacks return to the pool and the next
@@ -1200,8 +1224,8 @@ static void spawn(goc__g *g) {
            took half): either way, a long queue */
         if (GOC_UNLIKELY(atomic_load_explicit(&p->runqhead, memory_order_relaxed) - before >=
                          GOC_RUNQ_SIZE / 2) &&
-            m->curg && !m->in_step)
-            goc_yield();
+            m->curg && !m->in_step && !m->curg->locked_blocking)
+            spawn_yield(m);
         return;
     }
     goc__lock_acquire(&goc__sched.lock);
