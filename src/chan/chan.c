@@ -136,7 +136,7 @@ void goc_chan_free(goc_chan *c) {
 void goc__chan_enqueue(chan_waitq *q, chan_waiter *s) {
     s->next = NULL;
     s->prev = q->last;
-    s->queued = true;
+    atomic_store_explicit(&s->queued, true, memory_order_relaxed); /* under the lock */
     if (q->last)
         q->last->next = s;
     else

@@ -230,14 +230,34 @@ static goc__g *globrunq_get(goc__p *p, int max) {
 /* ------------------------------------------------------------------------ */
 /* Per-P run queue: Go's lock-free single-producer multi-consumer ring.     */
 
+/* Whether the owner of p may use plain loads and stores on its queue. */
+static inline bool p_solo(goc__p *p) {
+    return atomic_load_explicit(&p->solo, memory_order_relaxed);
+}
+
+/* Owner side, at a switch: follows GOMAXPROCS into or out of solo mode. */
+static void p_update_solo(goc__p *p, bool solo) {
+    if (solo) {
+        /* Dekker with the thieves' increment: either a thief sees solo and
+           backs off, or we see it inside and wait for it to leave. */
+        atomic_store_explicit(&p->solo, true, memory_order_seq_cst);
+        while (atomic_load_explicit(&p->nthieves, memory_order_seq_cst) != 0)
+            sched_yield(); /* a thief holds it for a few loads */
+    } else {
+        atomic_store_explicit(&p->solo, false, memory_order_release);
+    }
+}
+
 static bool runq_put_slow(goc__p *p, goc__g *g, uint32_t h, uint32_t t) {
     goc__g *batch[GOC_RUNQ_SIZE / 2 + 1];
     uint32_t n = (t - h) / 2;
     for (uint32_t i = 0; i < n; i++)
         batch[i] = atomic_load_explicit(&p->runq[(h + i) % GOC_RUNQ_SIZE], memory_order_relaxed);
+    if (p_solo(p))
+        atomic_store_explicit(&p->runqhead, h + n, memory_order_relaxed);
     /* release: the thieves that read head after this see our slot reads done */
-    if (!atomic_compare_exchange_strong_explicit(&p->runqhead, &h, h + n, memory_order_release,
-                                                 memory_order_relaxed))
+    else if (!atomic_compare_exchange_strong_explicit(&p->runqhead, &h, h + n,
+                                                      memory_order_release, memory_order_relaxed))
         return false;
     batch[n] = g;
     goc__lock_acquire(&goc__sched.lock);
@@ -270,7 +290,13 @@ static bool runq_put(goc__p *p, goc__g *g, bool next) {
     if (goc__debug.shuffle && (wyrand(&p->shuffle_state) & 1))
         next = !next;
     if (next) {
-        g = atomic_exchange_explicit(&p->runnext, g, memory_order_acq_rel);
+        if (p_solo(p)) {
+            goc__g *old = atomic_load_explicit(&p->runnext, memory_order_relaxed);
+            atomic_store_explicit(&p->runnext, g, memory_order_relaxed);
+            g = old;
+        } else {
+            g = atomic_exchange_explicit(&p->runnext, g, memory_order_acq_rel);
+        }
         if (!g)
             return atomic_load_explicit(&p->runqtail, memory_order_relaxed) !=
                    atomic_load_explicit(&p->runqhead, memory_order_relaxed);
@@ -280,6 +306,19 @@ static bool runq_put(goc__p *p, goc__g *g, bool next) {
 }
 
 static goc__g *runq_get(goc__p *p) {
+    if (p_solo(p)) {
+        goc__g *g = atomic_load_explicit(&p->runnext, memory_order_relaxed);
+        if (g) {
+            atomic_store_explicit(&p->runnext, NULL, memory_order_relaxed);
+            return g;
+        }
+        uint32_t h = atomic_load_explicit(&p->runqhead, memory_order_relaxed);
+        if (atomic_load_explicit(&p->runqtail, memory_order_relaxed) == h)
+            return NULL;
+        g = atomic_load_explicit(&p->runq[h % GOC_RUNQ_SIZE], memory_order_relaxed);
+        atomic_store_explicit(&p->runqhead, h + 1, memory_order_relaxed);
+        return g;
+    }
     goc__g *next = atomic_load_explicit(&p->runnext, memory_order_relaxed);
     if (next && atomic_compare_exchange_strong_explicit(&p->runnext, &next, NULL,
                                                         memory_order_acq_rel, memory_order_relaxed))
@@ -310,6 +349,8 @@ static bool runq_empty(goc__p *p) {
 static uint32_t runq_grab(goc__p *victim, _Atomic(goc__g *) *batch, uint32_t batch_head,
                           bool steal_next) {
     for (;;) {
+        if (atomic_load_explicit(&victim->solo, memory_order_seq_cst))
+            return 0; /* its owner uses plain stores (see p_update_solo) */
         uint32_t h = atomic_load_explicit(&victim->runqhead, memory_order_acquire);
         uint32_t t = atomic_load_explicit(&victim->runqtail, memory_order_acquire);
         uint32_t n = t - h;
@@ -345,7 +386,9 @@ static uint32_t runq_grab(goc__p *victim, _Atomic(goc__g *) *batch, uint32_t bat
 
 static goc__g *runq_steal(goc__p *p, goc__p *victim, bool steal_next) {
     uint32_t t = atomic_load_explicit(&p->runqtail, memory_order_relaxed);
+    atomic_fetch_add_explicit(&victim->nthieves, 1, memory_order_seq_cst);
     uint32_t n = runq_grab(victim, p->runq, t, steal_next);
+    atomic_fetch_sub_explicit(&victim->nthieves, 1, memory_order_release);
     if (n == 0)
         return NULL;
     n--;
@@ -473,6 +516,7 @@ static void wakep(void) {
 static void sysmon_kick(void) {
     if (atomic_load_explicit(&sysmon_sleeping, memory_order_relaxed) &&
         atomic_exchange(&sysmon_sleeping, false)) {
+        atomic_store_explicit(&goc__sched.coarse_clock, coarse_now(), memory_order_relaxed);
         atomic_store(&sysmon_wake, 1);
         goc__futex_wake(&sysmon_wake, 1);
     }
@@ -596,6 +640,27 @@ void goc__ready(goc__g *g) {
     wakep();
 }
 
+/* goc__ready for a G parked on a parker, by the one party that won its claim
+   (or, for a waiter that needs no claim, took it from a queue under the
+   lock the park released): nobody else can ready it, and it is surely
+   G_WAITING, since the lock or the claim was published after park_after
+   stored that. So a plain store does, not goc__ready's locked CAS. */
+static void ready_claimed(goc__g *g) {
+    if (g->epoch != atomic_load_explicit(&goc__sched.epoch, memory_order_relaxed))
+        return; /* abandoned by a goc_run that has returned */
+    atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_relaxed);
+    goc__p *p = goc__own_p(goc__getm());
+    if (p) {
+        if (runq_put(p, g, true))
+            wakep();
+        return;
+    }
+    goc__lock_acquire(&goc__sched.lock);
+    globrunq_put(g);
+    goc__lock_release(&goc__sched.lock);
+    wakep();
+}
+
 /* ------------------------------------------------------------------------ */
 /* Finding work.                                                            */
 
@@ -604,6 +669,9 @@ static void drop_p_for_epoch(goc__m *m);
 /* Local work only: the fast path when a goroutine gives up its M. Timers
    run only from g0 (timers true), never while a parking G holds locks. */
 static goc__g *find_local(goc__p *p, bool timers) {
+    if (GOC_UNLIKELY(p_solo(p) !=
+                     (atomic_load_explicit(&goc__sched.gomaxprocs, memory_order_relaxed) == 1)))
+        p_update_solo(p, !p_solo(p));
     /* relaxed: only the owner writes; others read it as a progress hint */
     uint32_t tick = atomic_load_explicit(&p->schedtick, memory_order_relaxed) + 1;
     atomic_store_explicit(&p->schedtick, tick, memory_order_relaxed);
@@ -1041,7 +1109,7 @@ static void park_impl(bool (*unlock)(void *), void *arg, const char *reason, goc
         m = blocking_exit(m, g);
     }
     g->wait_reason = reason;
-    g->wait_since = coarse_now();
+    g->wait_since = atomic_load_explicit(&goc__sched.coarse_clock, memory_order_relaxed);
     int saved = *m->errno_loc;
     struct park_args pa = {unlock, arg, t};
     m = schedule_from(m, g, park_after, &pa);
@@ -1368,6 +1436,7 @@ static void *sysmon_main(void *arg) {
             idle = 0;
         }
         usleep(delay);
+        atomic_store_explicit(&goc__sched.coarse_clock, coarse_now(), memory_order_relaxed);
         retake();
         trim_gfree(TRIM_BUSY);
         /* As Go: if nobody polled the network for 10 ms (every P busy), poll
@@ -1457,6 +1526,7 @@ static void runtime_init_once(void) {
     if (n > GOC_MAX_PROCS)
         n = GOC_MAX_PROCS;
     atomic_store(&goc__sched.gomaxprocs, n);
+    atomic_store(&goc__sched.coarse_clock, coarse_now());
     goc__lock_acquire(&goc__sched.lock);
     grow_procs(n);
     goc__lock_release(&goc__sched.lock);
@@ -1738,7 +1808,7 @@ void goc__parker_init(goc__parker *pk) {
 void goc__parker_wake(goc__parker *pk) {
     goc__g *g = pk->g;
     if (g) {
-        goc__ready(g);
+        ready_claimed(g);
         return;
     }
     /* Count the thread as able to wake goroutines again before it runs:
