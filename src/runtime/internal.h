@@ -225,6 +225,8 @@ struct goc__g {
     void (*fn)(void *);
     void *arg;
     goc__g *schedlink;              /* global run queue, free lists */
+    goc__g *gbatch_next;            /* first G of a batch in sched.gfree: the next batch */
+    int gbatch_n;                   /* ... and this batch's length */
     goc__g *allnext;                /* all Gs ever made; never unlinked (Gs are reused) */
     char *stack_lo;                 /* lowest usable byte (above the guard page, if any) */
     char *stack_hi;                 /* top of the usable stack (the G record starts here) */
@@ -269,6 +271,7 @@ struct goc__p {
     /* free Gs with stacks of the default size */
     goc__g *gfree;
     int ngfree;
+    _Atomic int64_t ngoroutines;    /* started minus ended here (owner stores; may go negative) */
     /* ids handed out in batches so spawning does not contend */
     uint64_t goid_next, goid_end;
     /* timers */
@@ -325,7 +328,7 @@ typedef struct goc__sched_t {
     goc__p *allp[GOC_MAX_PROCS];
     _Atomic int nallp;              /* Ps ever made */
     _Atomic(goc__g *) allgs;        /* every G ever made, newest first; push-only */
-    _Atomic int64_t ngoroutines;    /* live goroutines of the current run */
+    _Atomic int64_t ngoroutines;    /* live goroutines: the part started or ended without a P */
     _Atomic int64_t nblocking;      /* inside goc_blocking_begin/end */
     _Atomic int64_t nnetwait;       /* waiters parked on fds (netpoll) */
     _Atomic bool netpolling;        /* an idle M is blocked in epoll_wait */
@@ -338,7 +341,7 @@ typedef struct goc__sched_t {
     _Atomic int64_t nforeign;       /* plain threads that use goc and are not blocked in it */
     _Atomic int64_t nforeign_blocked; /* ... and those blocked in it */
     goc__lock gfree_lock;
-    goc__g *gfree;                  /* global free list, under gfree_lock */
+    goc__g *gfree;                  /* global free Gs, under gfree_lock: batches (see gfput) */
     _Atomic int ngfree;             /* its length; read without the lock as a hint */
     goc__g *gtrimmed;               /* free Gs whose stack pages went back to the kernel */
     _Atomic bool gtrimmed_nonempty; /* hint, read without the lock */
