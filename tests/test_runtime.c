@@ -136,6 +136,108 @@ static void test_fairness_respawn(void) {
     T_CHECK(atomic_load(&fair_stop));
 }
 
+/* ---- fairness: a chain that always runs next does not starve queued work ---- */
+
+/* Each link starts the next and ends, so the chain always has a goroutine in
+   the run-next slot. `third` was queued behind it before it began: with one
+   P it runs only if the scheduler takes queued work ahead of that slot now
+   and then (GOC_STARVE_NS). */
+static void chain_link(void *arg) {
+    (void)arg;
+    if (!atomic_load(&fair_stop))
+        goc_go(chain_link, NULL);
+}
+
+static int chain_main(void *arg) {
+    (void)arg;
+    goc_maxprocs(1);
+    atomic_store(&fair_stop, false);
+    goc_wg wg = {0};
+    goc_wg_add(&wg, 1);
+    goc_go(third, &wg);      /* in the run-next slot... */
+    goc_go(chain_link, NULL); /* ...until this one displaces it into the queue */
+    goc_wg_wait(&wg);        /* hangs (test timeout) if the chain starves `third` */
+    return 0;
+}
+
+static void test_fairness_chain(void) {
+    int old = goc_maxprocs(0);
+    T_CHECK_EQ(goc_run(chain_main, NULL), 0);
+    goc_maxprocs(old);
+    T_CHECK(atomic_load(&fair_stop));
+}
+
+/* ---- a tree of goroutines runs depth first: few are alive at once ---- */
+
+/* Each node starts its children, then waits for them (skynet's shape). Run
+   breadth first, most of the tree is alive at once (with a 4 KiB page per
+   stack); depth first, a few per level. */
+#define DFS_DIV 10
+#define DFS_LEAVES 100000
+
+static _Atomic int dfs_peak;
+
+typedef struct dfs_node {
+    goc_chan *up;
+    int64_t num, size;
+} dfs_node;
+
+static void dfs_fn(void *arg) {
+    dfs_node *n = arg;
+    int live = goc_num_goroutine();
+    int peak = atomic_load(&dfs_peak);
+    while (live > peak && !atomic_compare_exchange_weak(&dfs_peak, &peak, live)) {
+    }
+    if (n->size == 1) {
+        goc_send(n->up, n->num);
+        return;
+    }
+    goc_chan *c = goc_chan_of(int64_t, 0);
+    int64_t sub = n->size / DFS_DIV;
+    for (int i = 0; i < DFS_DIV; i++) {
+        dfs_node child = {c, n->num + i * sub, sub};
+        goc_go_copy(dfs_fn, &child, sizeof child);
+    }
+    int64_t sum = 0;
+    for (int i = 0; i < DFS_DIV; i++) {
+        int64_t v;
+        goc_recv(c, &v);
+        sum += v;
+    }
+    goc_chan_free(c);
+    goc_send(n->up, sum);
+}
+
+static int dfs_main(void *arg) {
+    (void)arg;
+    goc_maxprocs(1);
+    atomic_store(&dfs_peak, 0);
+    goc_chan *c = goc_chan_of(int64_t, 0);
+    dfs_node root = {c, 0, DFS_LEAVES};
+    goc_go_copy(dfs_fn, &root, sizeof root);
+    int64_t total;
+    goc_recv(c, &total);
+    goc_chan_free(c);
+    T_CHECK_EQ(total, (int64_t)DFS_LEAVES * (DFS_LEAVES - 1) / 2);
+    return 0;
+}
+
+static void test_tree_depth_first(void) {
+    int old = goc_maxprocs(0);
+    T_CHECK_EQ(goc_run(dfs_main, NULL), 0);
+    goc_maxprocs(old);
+    /* depth first: about DFS_DIV per level (5 levels) plus main, 61 here,
+       a few hundred in slow builds where the 10 ms fairness rule starts
+       more old subtrees; breadth first (Go's FIFO order) reaches 9,980 */
+    int peak = atomic_load(&dfs_peak);
+    printf("     tree of %d leaves: at most %d goroutines alive at once\n", DFS_LEAVES, peak);
+    const char *dbg = getenv("GOC_DEBUG");
+    if (dbg && strstr(dbg, "shuffle"))
+        printf("     (GOC_DEBUG=shuffle randomises the order: bound not checked)\n");
+    else
+        T_CHECK(peak <= 2000);
+}
+
 /* ---- parallelism: goroutines run on distinct threads at the same time ---- */
 
 static _Atomic int par_arrived;
@@ -790,7 +892,7 @@ static void test_misuse(void) {
 int main(int argc, char **argv) {
     static const t_case cases[] = {
         T_CASE(test_idle_no_cpu),      T_CASE(test_go_before_run),      T_CASE(test_run_twice),        T_CASE(test_million_goroutines), T_CASE(test_million_parked),
-        T_CASE(test_fairness_respawn), T_CASE(test_parallel_threads),   T_CASE(test_go_copy),
+        T_CASE(test_fairness_respawn), T_CASE(test_fairness_chain), T_CASE(test_tree_depth_first), T_CASE(test_parallel_threads),   T_CASE(test_go_copy),
         T_CASE(test_pthread_waits_wg), T_CASE(test_sleep_parks),        T_CASE(test_many_sleepers),
         T_CASE(test_yield),            T_CASE(test_errno_preserved),    T_CASE(test_maxprocs_runtime), T_CASE(test_blocking_handoff),
         T_CASE(test_dump),             T_CASE(test_shuffle_stress),

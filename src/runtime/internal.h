@@ -213,6 +213,7 @@ GOC_HIDDEN void goc__futex_wake(_Atomic uint32_t *addr, int n);
 
 #define GOC_RUNQ_SIZE 256           /* as Go: big enough that stealing half is worth it */
 #define GOC_GLOBAL_CHECK_TICKS 61   /* as Go: a prime, so the check does not resonate with loops */
+#define GOC_STARVE_NS 10000000     /* a G first in its ring this long runs next (Go's time slice) */
 #define GOC_MAX_PROCS 256           /* upper bound on GOMAXPROCS; Ps are allocated lazily */
 #define GOC_G_NAME_MAX 32
 
@@ -253,8 +254,12 @@ typedef void (*goc__after_fn)(goc__m *m, goc__g *prev, void *arg);
 
 struct goc__p {
     int id;
-    _Atomic uint32_t runqhead;      /* consumers (owner and thieves) CAS it */
-    _Atomic uint32_t runqtail;      /* written by the owner only */
+    /* head, tail and an ABA tag in one word (see sched.c): the owner pushes
+       at the tail, pops at the tail (depth first) and now and then at the
+       head; thieves take the older half from the head. */
+    _Atomic uint64_t runqw;
+    uint32_t fifo_head;             /* owner: the head index last seen, and since when */
+    int64_t fifo_since;
     _Atomic(goc__g *) runq[GOC_RUNQ_SIZE];
     _Atomic(goc__g *) runnext;      /* the G to run next (readied by the running G) */
     _Atomic uint32_t schedtick;     /* owner writes (relaxed); the deadlock check reads it */
@@ -392,6 +397,13 @@ static inline goc__p *goc__own_p(goc__m *m) {
         (m->curg && m->curg->locked_blocking))
         return NULL;
     return m->p;
+}
+
+/* Whether p has nothing queued (a hint, for other threads too). */
+static inline bool goc__runq_empty(goc__p *p) {
+    uint64_t w = atomic_load_explicit(&p->runqw, memory_order_acquire);
+    return ((uint32_t)(w >> 16) & 0xFFFFu) == ((uint32_t)w & 0xFFFFu) &&
+           atomic_load_explicit(&p->runnext, memory_order_acquire) == NULL;
 }
 
 /* dump */

@@ -76,9 +76,7 @@ static bool can_spin(int iter) {
         return false; /* nobody else runs: the owner is not running either */
     goc__p *p = m->p;
     /* others queued here would run sooner if we parked */
-    return atomic_load_explicit(&p->runqhead, memory_order_relaxed) ==
-               atomic_load_explicit(&p->runqtail, memory_order_relaxed) &&
-           atomic_load_explicit(&p->runnext, memory_order_relaxed) == NULL;
+    return goc__runq_empty(p);
 }
 
 static inline void do_spin(void) {
