@@ -122,8 +122,11 @@ static void collector(void *arg) {
 
 static void worker(void *arg) {
     (void)arg;
+    /* A local copy, as Go's closure captures the channel by value: the global
+       shares a cache line with counters that every delete writes. */
+    goc_chan *kc = keys;
     long k;
-    goc_chan_range(keys, k) {
+    goc_chan_range(kc, k) {
         if (store_delete(k) != 0) {
             goc_case c[] = {goc_case_send(errs, &k)};
             if (goc_try_select(c, 1) < 0) /* error channel full: the failure is lost */
