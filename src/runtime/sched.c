@@ -158,8 +158,18 @@ static inline void run_after(goc__m *m) {
 /* ------------------------------------------------------------------------ */
 /* Global run queue (sched.lock held). */
 
+/* The capacity is a power of two (indices wrap with a mask); runq_size is
+   written only under the lock, so plain stores do (others read it as a hint). */
+static inline void globrunq_set_size(uint32_t n) {
+    atomic_store_explicit(&goc__sched.runq_size, (int)n, memory_order_relaxed);
+}
+
+static inline uint32_t globrunq_size(void) {
+    return (uint32_t)atomic_load_explicit(&goc__sched.runq_size, memory_order_relaxed);
+}
+
 static void globrunq_grow(uint32_t need) {
-    uint32_t size = (uint32_t)atomic_load_explicit(&goc__sched.runq_size, memory_order_relaxed);
+    uint32_t size = globrunq_size();
     if (size + need <= goc__sched.runq_cap)
         return;
     uint32_t cap = goc__sched.runq_cap ? goc__sched.runq_cap : 1024;
@@ -169,7 +179,7 @@ static void globrunq_grow(uint32_t need) {
     if (!q)
         goc__fatal_nodump("out of memory growing the global run queue");
     for (uint32_t i = 0; i < size; i++)
-        q[i] = goc__sched.runq[(goc__sched.runq_first + i) % goc__sched.runq_cap];
+        q[i] = goc__sched.runq[(goc__sched.runq_first + i) & (goc__sched.runq_cap - 1)];
     free(goc__sched.runq);
     goc__sched.runq = q;
     goc__sched.runq_cap = cap;
@@ -178,10 +188,10 @@ static void globrunq_grow(uint32_t need) {
 
 static void globrunq_putbatch(goc__g **batch, uint32_t n) {
     globrunq_grow(n);
-    uint32_t size = (uint32_t)atomic_load_explicit(&goc__sched.runq_size, memory_order_relaxed);
+    uint32_t size = globrunq_size(), mask = goc__sched.runq_cap - 1;
     for (uint32_t i = 0; i < n; i++)
-        goc__sched.runq[(goc__sched.runq_first + size + i) % goc__sched.runq_cap] = batch[i];
-    atomic_store_explicit(&goc__sched.runq_size, (int)(size + n), memory_order_relaxed);
+        goc__sched.runq[(goc__sched.runq_first + size + i) & mask] = batch[i];
+    globrunq_set_size(size + n);
 }
 
 static void globrunq_put(goc__g *g) {
@@ -191,15 +201,15 @@ static void globrunq_put(goc__g *g) {
 /* Puts g at the front (the main goroutine runs first). */
 static void globrunq_push_front(goc__g *g) {
     globrunq_grow(1);
-    goc__sched.runq_first = (goc__sched.runq_first + goc__sched.runq_cap - 1) % goc__sched.runq_cap;
+    goc__sched.runq_first = (goc__sched.runq_first - 1) & (goc__sched.runq_cap - 1);
     goc__sched.runq[goc__sched.runq_first] = g;
-    atomic_fetch_add_explicit(&goc__sched.runq_size, 1, memory_order_relaxed);
+    globrunq_set_size(globrunq_size() + 1);
 }
 
 static goc__g *globrunq_pop(void) {
     goc__g *g = goc__sched.runq[goc__sched.runq_first];
-    goc__sched.runq_first = (goc__sched.runq_first + 1) % goc__sched.runq_cap;
-    atomic_fetch_sub_explicit(&goc__sched.runq_size, 1, memory_order_relaxed);
+    goc__sched.runq_first = (goc__sched.runq_first + 1) & (goc__sched.runq_cap - 1);
+    globrunq_set_size(globrunq_size() - 1);
     return g;
 }
 
