@@ -9,7 +9,7 @@
  *
  * Backtraces follow frame pointers (goc builds with -fno-omit-frame-pointer;
  * code built without them shows fewer frames). A parked goroutine's walk
- * starts from the frame goc__switch saved; a goroutine running on another
+ * starts from the frame the switch saved; a goroutine running on another
  * thread shows no frames, as its stack is changing under us. Symbols come
  * from dladdr: functions that the executable does not export show as
  * addresses (link with -rdynamic to see their names).
@@ -134,7 +134,7 @@ GOC_NO_TSAN static void backtrace_parked(FILE *out, goc__g *g) {
     if (!sp)
         return;
 #if defined(__x86_64__)
-    uintptr_t fp = sp[6], pc = sp[7];
+    uintptr_t fp = sp[1], pc = sp[2]; /* src/arch/switch.h */
 #elif defined(__aarch64__)
     uintptr_t fp = sp[10], pc = sp[11];
 #endif

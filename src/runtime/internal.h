@@ -364,6 +364,8 @@ GOC_HIDDEN goc__m *goc__getm(void);
 GOC_HIDDEN void goc__runtime_init(void);
 
 /* arch */
+/* AArch64's switch (src/arch/switch_aarch64.S); the scheduler calls
+   goc__switch_ctx (src/arch/switch.h), inline assembly on x86-64. */
 GOC_HIDDEN void goc__switch(void **save_sp, void *load_sp);
 GOC_HIDDEN void *goc__stack_init(char *top, void (*entry)(void));
 

@@ -34,6 +34,7 @@
  *   switch. The all-G list is push-only and lock-free.
  */
 #include "runtime/internal.h"
+#include "arch/switch.h"
 #include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -130,7 +131,7 @@ static inline __attribute__((always_inline)) void switch_to(goc__g *from, goc__g
 #if GOC_TSAN
     __tsan_switch_to_fiber(to->tsan_fiber, 0);
 #endif
-    goc__switch(&from->sp, to->sp);
+    goc__switch_ctx(&from->sp, to->sp);
 #if GOC_ASAN
     __sanitizer_finish_switch_fiber(from->asan_fake, NULL, NULL);
 #endif
