@@ -56,6 +56,45 @@ static void test_million_goroutines(void) {
            rss_kib("VmRSS:") - before, rss_kib("VmHWM:"));
 }
 
+/* ---- a spawning loop with one P: the goroutines it starts do not pile up ---- */
+
+static goc_wg storm_wg;
+static _Atomic int storm_peak;
+
+static void storm_fn(void *arg) {
+    (void)arg;
+    int live = goc_num_goroutine();
+    int peak = atomic_load(&storm_peak);
+    while (live > peak && !atomic_compare_exchange_weak(&storm_peak, &peak, live)) {
+    }
+    goc_wg_done(&storm_wg);
+}
+
+static int storm_main(void *arg) {
+    long n = (long)(intptr_t)arg;
+    goc_maxprocs(1);
+    atomic_store(&storm_peak, 0);
+    goc_wg_add(&storm_wg, (int)n);
+    for (long i = 0; i < n; i++)
+        goc_go(storm_fn, NULL);
+    goc_wg_wait(&storm_wg);
+    return 0;
+}
+
+/* The spawner yields when its run queue overflows, behind the half that went
+   to the global queue; when it yielded back into its own queue instead, it
+   always came before the global queue with one P, and half of everything it
+   started waited there (500,000 goroutines and 2 GB of stacks for a million). */
+static void test_spawn_storm_one_p(void) {
+    int old = goc_maxprocs(0);
+    long n = 200000 / SCALE;
+    T_CHECK_EQ(goc_run(storm_main, (void *)(intptr_t)n), 0);
+    goc_maxprocs(old);
+    int peak = atomic_load(&storm_peak);
+    printf("     %ld goroutines started by one loop on one P: at most %d alive at once\n", n, peak);
+    T_CHECK(peak <= 4096);
+}
+
 /* ---- a million goroutines parked at once ---- */
 
 static goc_wg parked_started, parked_gate, parked_done;
@@ -898,7 +937,7 @@ static void test_misuse(void) {
 int main(int argc, char **argv) {
     static const t_case cases[] = {
         T_CASE(test_idle_no_cpu),      T_CASE(test_go_before_run),      T_CASE(test_run_twice),        T_CASE(test_million_goroutines), T_CASE(test_million_parked),
-        T_CASE(test_fairness_respawn), T_CASE(test_fairness_chain), T_CASE(test_tree_depth_first), T_CASE(test_parallel_threads),   T_CASE(test_go_copy),
+        T_CASE(test_spawn_storm_one_p), T_CASE(test_fairness_respawn), T_CASE(test_fairness_chain), T_CASE(test_tree_depth_first), T_CASE(test_parallel_threads),   T_CASE(test_go_copy),
         T_CASE(test_pthread_waits_wg), T_CASE(test_sleep_parks),        T_CASE(test_many_sleepers),
         T_CASE(test_yield),            T_CASE(test_errno_preserved),    T_CASE(test_maxprocs_runtime), T_CASE(test_blocking_handoff),
         T_CASE(test_dump),             T_CASE(test_shuffle_stress),
