@@ -56,6 +56,21 @@ static void test_million_goroutines(void) {
            rss_kib("VmRSS:") - before, rss_kib("VmHWM:"));
 }
 
+/* Runs fn in goc_run and restores GOMAXPROCS afterwards (fn may change it). */
+static void run_restoring_procs(int (*fn)(void *), void *arg) {
+    int old = goc_maxprocs(0);
+    T_CHECK_EQ(goc_run(fn, arg), 0);
+    goc_maxprocs(old);
+}
+
+/* Raises *peak to the number of goroutines alive now, if that is more. */
+static void note_peak(_Atomic int *peak) {
+    int live = goc_num_goroutine();
+    int p = atomic_load(peak);
+    while (live > p && !atomic_compare_exchange_weak(peak, &p, live)) {
+    }
+}
+
 /* ---- a spawning loop with one P: the goroutines it starts do not pile up ---- */
 
 static goc_wg storm_wg;
@@ -63,10 +78,7 @@ static _Atomic int storm_peak;
 
 static void storm_fn(void *arg) {
     (void)arg;
-    int live = goc_num_goroutine();
-    int peak = atomic_load(&storm_peak);
-    while (live > peak && !atomic_compare_exchange_weak(&storm_peak, &peak, live)) {
-    }
+    note_peak(&storm_peak);
     goc_wg_done(&storm_wg);
 }
 
@@ -86,10 +98,8 @@ static int storm_main(void *arg) {
    always came before the global queue with one P, and half of everything it
    started waited there (500,000 goroutines and 2 GB of stacks for a million). */
 static void test_spawn_storm_one_p(void) {
-    int old = goc_maxprocs(0);
     long n = 200000 / SCALE;
-    T_CHECK_EQ(goc_run(storm_main, (void *)(intptr_t)n), 0);
-    goc_maxprocs(old);
+    run_restoring_procs(storm_main, (void *)(intptr_t)n);
     int peak = atomic_load(&storm_peak);
     printf("     %ld goroutines started by one loop on one P: at most %d alive at once\n", n, peak);
     T_CHECK(peak <= 4096);
@@ -169,9 +179,7 @@ static int fair_main(void *arg) {
 }
 
 static void test_fairness_respawn(void) {
-    int old = goc_maxprocs(0);
-    T_CHECK_EQ(goc_run(fair_main, NULL), 0);
-    goc_maxprocs(old);
+    run_restoring_procs(fair_main, NULL);
     T_CHECK(atomic_load(&fair_stop));
 }
 
@@ -200,9 +208,7 @@ static int chain_main(void *arg) {
 }
 
 static void test_fairness_chain(void) {
-    int old = goc_maxprocs(0);
-    T_CHECK_EQ(goc_run(chain_main, NULL), 0);
-    goc_maxprocs(old);
+    run_restoring_procs(chain_main, NULL);
     T_CHECK(atomic_load(&fair_stop));
 }
 
@@ -223,10 +229,7 @@ typedef struct dfs_node {
 
 static void dfs_fn(void *arg) {
     dfs_node *n = arg;
-    int live = goc_num_goroutine();
-    int peak = atomic_load(&dfs_peak);
-    while (live > peak && !atomic_compare_exchange_weak(&dfs_peak, &peak, live)) {
-    }
+    note_peak(&dfs_peak);
     if (n->size == 1) {
         goc_send(n->up, n->num);
         return;
@@ -262,9 +265,7 @@ static int dfs_main(void *arg) {
 }
 
 static void test_tree_depth_first(void) {
-    int old = goc_maxprocs(0);
-    T_CHECK_EQ(goc_run(dfs_main, NULL), 0);
-    goc_maxprocs(old);
+    run_restoring_procs(dfs_main, NULL);
     /* depth first: about DFS_DIV per level (5 levels) plus main, 61 here,
        a few hundred in slow builds where the 10 ms fairness rule starts
        more old subtrees; breadth first (Go's FIFO order) reaches 9,980 */

@@ -731,13 +731,8 @@ static goc__g *gfget(goc__p *p, size_t size) {
 /* ------------------------------------------------------------------------ */
 /* Making goroutines ready.                                                 */
 
-void goc__ready(goc__g *g) {
-    if (g->epoch != atomic_load_explicit(&goc__sched.epoch, memory_order_relaxed))
-        return; /* abandoned by a goc_run that has returned */
-    int w = G_WAITING;
-    if (!atomic_compare_exchange_strong_explicit(&g->status, &w, G_RUNNABLE, memory_order_acq_rel,
-                                                 memory_order_relaxed))
-        return;
+/* Queues g, just made runnable, where the caller runs. */
+static void queue_readied(goc__g *g) {
     goc__p *p = goc__own_p(goc__getm());
     if (p) {
         /* The readied G goes in runnext. Another M is woken only when this
@@ -754,6 +749,16 @@ void goc__ready(goc__g *g) {
     wakep();
 }
 
+void goc__ready(goc__g *g) {
+    if (g->epoch != atomic_load_explicit(&goc__sched.epoch, memory_order_relaxed))
+        return; /* abandoned by a goc_run that has returned */
+    int w = G_WAITING;
+    if (!atomic_compare_exchange_strong_explicit(&g->status, &w, G_RUNNABLE, memory_order_acq_rel,
+                                                 memory_order_relaxed))
+        return;
+    queue_readied(g);
+}
+
 /* goc__ready for a G parked on a parker, by the one party that won its claim
    (or, for a waiter that needs no claim, took it from a queue under the
    lock the park released): nobody else can ready it, and it is surely
@@ -763,16 +768,7 @@ static void ready_claimed(goc__g *g) {
     if (g->epoch != atomic_load_explicit(&goc__sched.epoch, memory_order_relaxed))
         return; /* abandoned by a goc_run that has returned */
     atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_relaxed);
-    goc__p *p = goc__own_p(goc__getm());
-    if (p) {
-        if (runq_put(p, g, true, false))
-            wakep();
-        return;
-    }
-    goc__lock_acquire(&goc__sched.lock);
-    globrunq_put(g);
-    goc__lock_release(&goc__sched.lock);
-    wakep();
+    queue_readied(g);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1812,12 +1808,7 @@ static void blocking_enter(goc__m *m) {
 }
 
 static void blocking_exit_after(goc__m *m, goc__g *g, void *a) {
-    (void)m;
-    (void)a;
-    atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_relaxed);
-    goc__lock_acquire(&goc__sched.lock);
-    globrunq_put(g);
-    goc__lock_release(&goc__sched.lock);
+    yield_global_after(m, g, a);
     wakep();
 }
 
