@@ -1314,6 +1314,12 @@ static void main_finished(goc__g *g);
 static __attribute__((noreturn)) void goexit(void) {
     goc__m *m = goc__getm();
     goc__g *g = m->curg;
+    if (GOC_UNLIKELY(g->locked_blocking)) {
+        /* returned inside goc_blocking_begin/end: end the section, taking a
+           P back, since the exit switches like a park */
+        g->locked_blocking = 0;
+        m = blocking_exit(m, g);
+    }
     if (g->is_main)
         main_finished(g);
     count_goroutines(goc__own_p(m), -1);
@@ -1351,7 +1357,7 @@ static goc__g *newproc(void (*fn)(void *), void *arg, const goc_go_options *opts
                        const void *copy, size_t copy_size) {
     goc__runtime_init();
     goc__m *m = goc__getm();
-    goc__p *p = m ? m->p : NULL;
+    goc__p *p = goc__own_p(m); /* not m->p: a blocking section may have lent it away */
     size_t size = goc__sched.default_stack;
     if (opts && opts->stack_size) {
         size = opts->stack_size;
