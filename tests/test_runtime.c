@@ -600,6 +600,83 @@ static void test_maxprocs_runtime(void) {
     T_CHECK_EQ(goc_run(procs_main, NULL), 0);
 }
 
+/* ---- shrinking GOMAXPROCS: the timers of the retired Ps still fire ---- */
+
+static goc_wg retire_started, retire_woke;
+
+static void retire_sleeper(void *arg) {
+    (void)arg;
+    goc_wg_done(&retire_started);
+    goc_sleep(20 * GOC_MILLISECOND); /* its timer is on whichever P runs it */
+    goc_wg_done(&retire_woke);
+}
+
+static void retire_spinner(void *arg) {
+    (void)arg;
+    int64_t end = goc_now() + 5 * GOC_MILLISECOND; /* keeps its P busy, so sleepers spread */
+    while (goc_now() < end) {
+    }
+}
+
+static void retire_waiter(void *arg) {
+    goc_wg_wait(&retire_woke);
+    goc_chan_close(arg);
+}
+
+static int retire_main(void *arg) {
+    (void)arg;
+    goc_maxprocs(4);
+    goc_wg_add(&retire_started, 16);
+    goc_wg_add(&retire_woke, 16);
+    for (int i = 0; i < 16; i++) {
+        goc_go(retire_spinner, NULL);
+        goc_go(retire_sleeper, NULL);
+    }
+    goc_wg_wait(&retire_started);
+    goc_maxprocs(1); /* Ps 1-3 retire with timers in their heaps */
+    goc_chan *done = goc_chan_of(char, 0);
+    goc_go(retire_waiter, done);
+    goc_case cs[] = {goc_case_recv(done, NULL, NULL), goc_case_timeout(5 * GOC_SECOND)};
+    T_CHECK_EQ(goc_select(cs, 2), 0); /* every sleeper woke */
+    goc_wg_wait(&retire_woke);
+    goc_chan_free(done);
+    return 0;
+}
+
+static void test_retired_timers(void) {
+    run_restoring_procs(retire_main, NULL);
+}
+
+/* ---- growing GOMAXPROCS from one: the new P can take queued work at once ---- */
+
+static _Atomic int grow_flag;
+
+static void grow_worker(void *arg) {
+    (void)arg;
+    atomic_store(&grow_flag, 1);
+}
+
+static int grow_main(void *arg) {
+    (void)arg;
+    goc_maxprocs(1);
+    goc_yield(); /* a switch: this P is now in solo mode */
+    atomic_store(&grow_flag, 0);
+    goc_go(grow_worker, NULL);
+    goc_go(grow_worker, NULL); /* one in runnext, one in the ring */
+    goc_maxprocs(2);
+    /* Keep this thread without a switch: the workers can run only if the
+       new P steals them, so the queue must have left solo mode already. */
+    int64_t end = goc_now() + 5 * GOC_SECOND;
+    while (!atomic_load(&grow_flag) && goc_now() < end) {
+    }
+    T_CHECK(atomic_load(&grow_flag));
+    return 0;
+}
+
+static void test_solo_then_grow(void) {
+    run_restoring_procs(grow_main, NULL);
+}
+
 /* ---- a long blocking call hands its P over: one thread still runs others ---- */
 
 static int block_pipe[2];
@@ -940,7 +1017,7 @@ int main(int argc, char **argv) {
         T_CASE(test_idle_no_cpu),      T_CASE(test_go_before_run),      T_CASE(test_run_twice),        T_CASE(test_million_goroutines), T_CASE(test_million_parked),
         T_CASE(test_spawn_storm_one_p), T_CASE(test_fairness_respawn), T_CASE(test_fairness_chain), T_CASE(test_tree_depth_first), T_CASE(test_parallel_threads),   T_CASE(test_go_copy),
         T_CASE(test_pthread_waits_wg), T_CASE(test_sleep_parks),        T_CASE(test_many_sleepers),
-        T_CASE(test_yield),            T_CASE(test_errno_preserved),    T_CASE(test_maxprocs_runtime), T_CASE(test_blocking_handoff),
+        T_CASE(test_yield),            T_CASE(test_errno_preserved),    T_CASE(test_maxprocs_runtime), T_CASE(test_retired_timers), T_CASE(test_solo_then_grow), T_CASE(test_blocking_handoff),
         T_CASE(test_dump),             T_CASE(test_shuffle_stress),
         T_CASE(test_misuse),
     };

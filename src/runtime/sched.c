@@ -869,7 +869,8 @@ static goc__g *findrunnable(goc__m *m) {
         }
         /* Steal, if not too many already spin (Go's limit: half the busy Ps). */
         int gmp = atomic_load(&goc__sched.gomaxprocs);
-        int busy = gmp - atomic_load(&goc__sched.npidle);
+        /* Ps held by an M (npidle also counts idle Ps beyond GOMAXPROCS) */
+        int busy = atomic_load(&goc__sched.nallp) - atomic_load(&goc__sched.npidle);
         if (m->spinning || 2 * atomic_load(&goc__sched.nmspinning) < busy) {
             if (!m->spinning) {
                 m->spinning = true;
@@ -925,7 +926,11 @@ static goc__g *findrunnable(goc__m *m) {
             int n = atomic_load(&goc__sched.nallp);
             bool work = atomic_load(&goc__sched.runq_size) > 0; /* plain threads queue there */
             for (int i = 0; i < n && !work; i++)
-                work = goc__sched.allp[i]->id < gmp && !runq_empty(goc__sched.allp[i]);
+                /* a solo P's queue cannot be stolen: its owner leaves solo
+                   mode at its next switch, and spinning here meanwhile
+                   would only burn the CPU */
+                work = goc__sched.allp[i]->id < gmp && !p_solo(goc__sched.allp[i]) &&
+                       !runq_empty(goc__sched.allp[i]);
             if (work) {
                 goc__lock_acquire(&goc__sched.lock);
                 goc__p *p2 = pidleget();
@@ -944,17 +949,26 @@ static goc__g *findrunnable(goc__m *m) {
     }
 }
 
+/* Moves the timers of p, beyond GOMAXPROCS, to P 0: nobody runs a retired
+   P's timers, and idle Ms would wake for them again and again. */
+static void retire_timers(goc__p *p) {
+    int64_t when = goc__timers_move(p, goc__sched.allp[0]);
+    if (when != INT64_MAX)
+        goc__timers_wake(when);
+}
+
 /* Leaves the P of a finished goc_run, or one beyond GOMAXPROCS. */
 static void drop_p_for_epoch(goc__m *m) {
     goc__p *p = m->p;
     bool retired = atomic_load(&goc__sched.running) && p->id >= atomic_load(&goc__sched.gomaxprocs);
     goc__g *g;
     if (retired) {
-        /* its Gs go to the global queue; its timers are run by whoever steals */
+        /* its Gs go to the global queue, its timers to P 0 */
         goc__lock_acquire(&goc__sched.lock);
         while ((g = runq_get(p)))
             globrunq_put(g);
         goc__lock_release(&goc__sched.lock);
+        retire_timers(p);
     } else {
         while (runq_get(p)) {
         } /* abandoned, as when a Go program's main returns */
@@ -1597,7 +1611,7 @@ static void *sysmon_main(void *arg) {
             }
             for (int i = 0; i < n && i < gmp && !woke; i++) {
                 goc__p *p = goc__sched.allp[i];
-                if (!p->idle && !runq_empty(p)) {
+                if (!p->idle && !p_solo(p) && !runq_empty(p)) {
                     wakep();
                     woke = true;
                     break;
@@ -1701,6 +1715,17 @@ int goc_maxprocs(int n) {
     grow_procs(n);
     atomic_store(&goc__sched.gomaxprocs, n);
     goc__lock_release(&goc__sched.lock);
+    /* Idle Ps beyond n keep their timers until moved; Ps beyond n still
+       held by an M move theirs again when that M lets go (drop_p_for_epoch). */
+    for (int i = n; i < old; i++)
+        retire_timers(goc__sched.allp[i]);
+    /* The caller's own P follows the new count into or out of solo mode now,
+       not at its next switch: a caller that keeps computing would keep the
+       new Ps from stealing its queue. */
+    goc__m *m = goc__getm();
+    goc__p *own = goc__own_p(m);
+    if (own && m->curg && !m->in_step && p_solo(own) != (n == 1))
+        p_update_solo(own, n == 1);
     /* Ps beyond n are given up at their Ms' next switch; new ones get Ms. */
     for (int i = old; i < n; i++)
         wakep();

@@ -179,6 +179,44 @@ int64_t goc__timers_run(goc__p *p, int64_t now) {
     return next;
 }
 
+/* Moves every timer of from (a P beyond GOMAXPROCS, which nobody runs any
+   more) into to's heap, as Go's procresize does; returns the earliest when
+   moved, or INT64_MAX. Lock order: from, then to; to is always P 0, which
+   is never retired, so two moves cannot wait for each other. */
+int64_t goc__timers_move(goc__p *from, goc__p *to) {
+    goc__lock_acquire(&from->timers_lock);
+    if (from->ntimers == 0) {
+        goc__lock_release(&from->timers_lock);
+        return INT64_MAX;
+    }
+    int64_t earliest = from->timers[0]->when;
+    goc__lock_acquire(&to->timers_lock);
+    for (int k = 0; k < from->ntimers; k++) {
+        goc__timer *t = from->timers[k];
+        if (to->ntimers == to->timers_cap) {
+            int cap = to->timers_cap ? to->timers_cap * 2 : 64;
+            goc__timer **h = realloc(to->timers, (size_t)cap * sizeof *h);
+            if (!h)
+                goc__fatal("out of memory growing a timer heap");
+            to->timers = h;
+            to->timers_cap = cap;
+        }
+        int i = to->ntimers++;
+        to->timers[i] = t;
+        t->idx = i;
+        /* a del waiting on from's lock re-reads t->p and follows it */
+        atomic_store_explicit(&t->p, to, memory_order_relaxed);
+        sift_up(to, i);
+        from->timers[k] = NULL;
+    }
+    from->ntimers = 0;
+    update_timer0(from);
+    update_timer0(to);
+    goc__lock_release(&to->timers_lock);
+    goc__lock_release(&from->timers_lock);
+    return earliest;
+}
+
 int64_t goc__timers_earliest(void) {
     int64_t e = INT64_MAX;
     int n = atomic_load(&goc__sched.nallp);

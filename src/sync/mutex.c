@@ -69,7 +69,9 @@ static bool can_spin(int iter) {
     goc__m *m = goc__getm();
     if (!m || !m->p)
         return true; /* a plain thread: a short spin is cheaper than a futex sleep */
-    int busy = atomic_load_explicit(&goc__sched.gomaxprocs, memory_order_relaxed) -
+    /* Ps held by an M, less the spinning ones (npidle also counts the idle
+       Ps beyond GOMAXPROCS) */
+    int busy = atomic_load_explicit(&goc__sched.nallp, memory_order_relaxed) -
                atomic_load_explicit(&goc__sched.npidle, memory_order_relaxed) -
                atomic_load_explicit(&goc__sched.nmspinning, memory_order_relaxed);
     /* Unlike Go, spin even when others are queued on this P: the spin is
