@@ -89,6 +89,13 @@ int goc__netfd_close(goc__netfd *n) {
     return close(n->fd) == 0 ? 0 : goc__errno_get();
 }
 
+/* What a failed (or, for a read, empty) syscall means on n: EBADF once n is
+   closed (close shuts the socket down to wake plain threads, so a call that
+   raced with it sees EINVAL, EPIPE or end of file instead), else e. */
+static int closed_or(goc__netfd *n, int e) {
+    return (atomic_load(&n->state) & GOC__NETFD_CLOSED) ? EBADF : e;
+}
+
 bool goc__deadline_passed(int64_t t) {
     return t > 0 && t <= goc_now();
 }
@@ -139,15 +146,19 @@ ssize_t goc_conn_read(goc_conn *c, void *buf, size_t n) {
             break;
         }
         r = read(c->n.fd, buf, n);
-        if (r >= 0)
+        if (r > 0)
             break;
+        if (r == 0) {
+            r = -closed_or(&c->n, 0);
+            break;
+        }
         int e = goc__errno_get();
         if (e == EINTR)
             continue;
         if (e == EAGAIN)
             e = goc__netfd_wait(&c->n, GOC__POLL_READ);
         if (e) {
-            r = -e;
+            r = -closed_or(&c->n, e);
             break;
         }
     }
@@ -176,8 +187,10 @@ ssize_t goc_conn_write(goc_conn *c, const void *buf, size_t n) {
             continue;
         if (e == EAGAIN)
             e = goc__netfd_wait(&c->n, GOC__POLL_WRITE);
-        if (e)
+        if (e) {
+            e = closed_or(&c->n, e);
             break;
+        }
     }
     goc__netfd_decref(&c->n);
     return e ? -e : (ssize_t)done;
@@ -540,8 +553,10 @@ int goc_accept(goc_listener *l, goc_conn **out) {
             continue; /* as Go: a connection reset before accept is not the listener's error */
         if (rc == EAGAIN)
             rc = goc__netfd_wait(&l->n, GOC__POLL_READ);
-        if (rc)
+        if (rc) {
+            rc = closed_or(&l->n, rc);
             break;
+        }
     }
     goc__netfd_decref(&l->n);
     return rc;
