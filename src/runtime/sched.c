@@ -382,17 +382,18 @@ static goc__g *runq_pop_tail(goc__p *p) {
     }
 }
 
-/* The oldest G of the ring: what thieves take, and the owner now and then,
-   so that nothing queued waits for ever. */
-static goc__g *runq_pop_head(goc__p *p) {
-    for (;;) {
-        uint64_t w = atomic_load_explicit(&p->runqw, memory_order_acquire);
-        if (RQ_LEN(w) == 0)
-            return NULL;
-        goc__g *g = atomic_load_explicit(RQ_SLOT(p, RQ_HEAD(w)), memory_order_relaxed);
-        if (rq_update(p, w, rq_make(RQ_HEAD(w) + 1, RQ_TAIL(w), RQ_TAG(w))))
-            return g;
+/* Owner: moves the G in runnext, if any, to the back of the ring's line. */
+static void demote_runnext(goc__p *p) {
+    goc__g *g;
+    if (p_solo(p)) {
+        g = atomic_load_explicit(&p->runnext, memory_order_relaxed);
+        if (g)
+            atomic_store_explicit(&p->runnext, NULL, memory_order_relaxed);
+    } else {
+        g = atomic_exchange_explicit(&p->runnext, NULL, memory_order_acq_rel);
     }
+    if (g && !runq_put_head(p, g))
+        runq_put_tail(p, g); /* a full ring overflows from the tail */
 }
 
 static goc__g *runq_get(goc__p *p) {
@@ -746,6 +747,11 @@ static void queue_readied(goc__g *g) {
     goc__lock_acquire(&goc__sched.lock);
     globrunq_put(g);
     goc__lock_release(&goc__sched.lock);
+    /* A spinning M decrements nmspinning (a locked RMW) and then reads
+       runq_size; we wrote runq_size and read nmspinning: without a full
+       fence on our side both could miss the other (store buffering), and
+       with every P idle nobody would come for g. */
+    atomic_thread_fence(memory_order_seq_cst);
     wakep();
 }
 
@@ -767,6 +773,12 @@ void goc__ready(goc__g *g) {
 static void ready_claimed(goc__g *g) {
     if (g->epoch != atomic_load_explicit(&goc__sched.epoch, memory_order_relaxed))
         return; /* abandoned by a goc_run that has returned */
+    /* A waker that could come before the park's unlock step would queue a
+       running goroutine: a bug in goc, caught here rather than as two
+       threads on one stack. */
+    if (GOC_UNLIKELY(atomic_load_explicit(&g->status, memory_order_relaxed) != G_WAITING))
+        goc__fatal("goc: internal error: goroutine %llu woken through its parker while not parked",
+                   (unsigned long long)g->id);
     atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_relaxed);
     queue_readied(g);
 }
@@ -795,26 +807,27 @@ static goc__g *find_local(goc__p *p, bool timers) {
     }
     if (timers && atomic_load_explicit(&p->timer0, memory_order_relaxed) != INT64_MAX)
         goc__timers_run(p, goc_now());
-    /* Depth first, except that a G at the head of the ring for
-       GOC_STARVE_NS runs next, ahead of runnext too: newer work (a pair
-       that keeps readying each other) cannot starve older work for longer.
-       A time, not a count of switches: each head taken early starts an old
-       subtree of work beside the current one, which is what depth-first
-       order saves (skynet: 2 MB at most instead of 130 MB). */
+    /* Fairness. The ring is depth first for new goroutines, FIFO for readied
+       and yielding ones (see runq_put), and runnext goes before it all: a
+       chain that keeps readying or starting its successor through runnext
+       would starve the ring. So once the ring has had work waiting for
+       GOC_STARVE_NS (Go's time slice) without running dry, the G in runnext
+       goes to the back of the line (the head), as Go's preemption sends
+       such a chain to the back: everything queued runs before it does.
+       A time, not a count of switches: the order of the ring is what keeps
+       trees of goroutines small and pipelines fast (a rule firing every
+       127 switches kept 130 MB alive in skynet). */
     uint64_t w = atomic_load_explicit(&p->runqw, memory_order_relaxed);
     if (RQ_LEN(w) == 0) {
         if (p->fifo_since)
             p->fifo_since = 0; /* nobody waits: the next G queued starts the clock */
     } else {
         int64_t now = atomic_load_explicit(&goc__sched.coarse_clock, memory_order_relaxed);
-        if (RQ_HEAD(w) != p->fifo_head || p->fifo_since == 0) {
-            p->fifo_head = RQ_HEAD(w);
+        if (p->fifo_since == 0) {
             p->fifo_since = now;
         } else if (GOC_UNLIKELY(now - p->fifo_since >= GOC_STARVE_NS)) {
             p->fifo_since = now;
-            goc__g *g = runq_pop_head(p);
-            if (g)
-                return g;
+            demote_runnext(p);
         }
     }
     goc__g *g = runq_get(p);
@@ -1453,6 +1466,7 @@ static void spawn(goc__g *g) {
     goc__lock_acquire(&goc__sched.lock);
     globrunq_put(g);
     goc__lock_release(&goc__sched.lock);
+    atomic_thread_fence(memory_order_seq_cst); /* as in queue_readied */
     if (atomic_load(&goc__sched.running))
         wakep();
 }
