@@ -213,7 +213,7 @@ GOC_HIDDEN void goc__futex_wake(_Atomic uint32_t *addr, int n);
 
 #define GOC_RUNQ_SIZE 256           /* as Go: big enough that stealing half is worth it */
 #define GOC_GLOBAL_CHECK_TICKS 61   /* as Go: a prime, so the check does not resonate with loops */
-#define GOC_STARVE_NS 10000000     /* a ring with work waiting this long sends runnext to its back (Go's time slice) */
+#define GOC_STARVE_NS 10000000     /* a G first in its ring this long sends runnext to the back (Go's time slice) */
 #define GOC_MAX_PROCS 256           /* upper bound on GOMAXPROCS; Ps are allocated lazily */
 #define GOC_G_NAME_MAX 32
 
@@ -240,6 +240,7 @@ struct goc__g {
     uint32_t epoch;                 /* the goc_run it belongs to */
     const char *wait_reason;
     int64_t wait_since;
+    _Atomic int64_t runq_at;        /* coarse time it entered a P's ring (the fairness rule) */
     const char *file;
     int line;
     uint64_t parent_id;
@@ -258,7 +259,6 @@ struct goc__p {
        at the tail, pops at the tail (depth first) and now and then at the
        head; thieves take the older half from the head. */
     _Atomic uint64_t runqw;
-    int64_t fifo_since;             /* owner: since when the ring has had work waiting (0: empty) */
     _Atomic(goc__g *) runq[GOC_RUNQ_SIZE];
     _Atomic(goc__g *) runnext;      /* the G to run next (readied by the running G) */
     _Atomic uint32_t schedtick;     /* owner writes (relaxed); the deadlock check reads it */

@@ -290,6 +290,13 @@ static inline bool rq_update(goc__p *p, uint64_t w, uint64_t nw) {
                                                    memory_order_relaxed);
 }
 
+/* Notes when g entered a ring, for the fairness rule (find_local). */
+static inline void stamp_queued(goc__g *g) {
+    atomic_store_explicit(&g->runq_at,
+                          atomic_load_explicit(&goc__sched.coarse_clock, memory_order_relaxed),
+                          memory_order_relaxed);
+}
+
 /* Moves the older half of a full ring and g to the global queue. */
 static bool runq_put_slow(goc__p *p, goc__g *g, uint64_t w) {
     goc__g *batch[GOC_RUNQ_SIZE / 2 + 1];
@@ -311,6 +318,7 @@ static bool runq_put_tail(goc__p *p, goc__g *g) {
     for (;;) {
         uint64_t w = atomic_load_explicit(&p->runqw, memory_order_acquire);
         if (RQ_LEN(w) < GOC_RUNQ_SIZE) {
+            stamp_queued(g);
             /* the slot past the tail: only the owner writes there */
             atomic_store_explicit(RQ_SLOT(p, RQ_TAIL(w)), g, memory_order_relaxed);
             /* only the owner moves the tail, so an add publishes it whatever
@@ -334,6 +342,7 @@ static bool runq_put_head(goc__p *p, goc__g *g) {
         if (RQ_LEN(w) >= GOC_RUNQ_SIZE)
             return false;
         uint32_t h = RQ_HEAD(w) - 1;
+        stamp_queued(g);
         /* free (the ring is not full); a thief that still reads it from a
            stale view fails its CAS, since the tag changes */
         atomic_store_explicit(RQ_SLOT(p, h), g, memory_order_relaxed);
@@ -810,24 +819,23 @@ static goc__g *find_local(goc__p *p, bool timers) {
     /* Fairness. The ring is depth first for new goroutines, FIFO for readied
        and yielding ones (see runq_put), and runnext goes before it all: a
        chain that keeps readying or starting its successor through runnext
-       would starve the ring. So once the ring has had work waiting for
-       GOC_STARVE_NS (Go's time slice) without running dry, the G in runnext
-       goes to the back of the line (the head), as Go's preemption sends
-       such a chain to the back: everything queued runs before it does.
-       A time, not a count of switches: the order of the ring is what keeps
-       trees of goroutines small and pipelines fast (a rule firing every
-       127 switches kept 130 MB alive in skynet). */
-    uint64_t w = atomic_load_explicit(&p->runqw, memory_order_relaxed);
-    if (RQ_LEN(w) == 0) {
-        if (p->fifo_since)
-            p->fifo_since = 0; /* nobody waits: the next G queued starts the clock */
-    } else {
-        int64_t now = atomic_load_explicit(&goc__sched.coarse_clock, memory_order_relaxed);
-        if (p->fifo_since == 0) {
-            p->fifo_since = now;
-        } else if (GOC_UNLIKELY(now - p->fifo_since >= GOC_STARVE_NS)) {
-            p->fifo_since = now;
-            demote_runnext(p);
+       would starve the ring. So when the G first in line (the head) has
+       waited GOC_STARVE_NS (Go's time slice), the G in runnext goes to the
+       back of the line, as Go's preemption sends such a chain to the back:
+       everything queued runs before it. Checked every 61 switches (the
+       head's G record may be cold). By the head's own wait, not by how long
+       the ring has held work: a ring whose work flows (W6's producers) must
+       not be reordered, which slows such flows by 15%; and by a time, not
+       a count of switches: each reordering can start old subtrees beside
+       the current one (a rule of one in 127 switches kept 130 MB alive in
+       skynet, where depth first keeps 2 MB). */
+    if (GOC_UNLIKELY(tick % GOC_GLOBAL_CHECK_TICKS == GOC_GLOBAL_CHECK_TICKS / 2)) {
+        uint64_t w = atomic_load_explicit(&p->runqw, memory_order_acquire);
+        if (RQ_LEN(w) != 0) {
+            goc__g *first = atomic_load_explicit(RQ_SLOT(p, RQ_HEAD(w)), memory_order_relaxed);
+            int64_t now = atomic_load_explicit(&goc__sched.coarse_clock, memory_order_relaxed);
+            if (now - atomic_load_explicit(&first->runq_at, memory_order_relaxed) >= GOC_STARVE_NS)
+                demote_runnext(p);
         }
     }
     goc__g *g = runq_get(p);
