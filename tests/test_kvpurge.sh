@@ -72,7 +72,10 @@ run --addr "$A" --match 'drop:*' --count 100 --workers 3 --quiet
 check "--match deletes only matching keys" $?
 
 run --addr "$A" --dry-run --quiet
-[ "$rc" -eq 0 ] && has out "would delete 3000," && [ "$(redis_cli dbsize)" = 3000 ]
+# SCAN may return a key more than once (Redis allows it while its table
+# grows), and a dry run cannot tell: it counts at least every key.
+would=$(sed -n 's/.*would delete \([0-9]*\),.*/\1/p' "$tmp/out")
+[ "$rc" -eq 0 ] && [ -n "$would" ] && [ "$would" -ge 3000 ] && [ "$(redis_cli dbsize)" = 3000 ]
 check "--dry-run deletes nothing" $?
 
 run --addr "$A" --del --workers 1 --count 7 --progress 1ms

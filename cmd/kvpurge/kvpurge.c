@@ -486,7 +486,7 @@ static void usage(FILE *f) {
             "  --workers N        deleting goroutines, one connection each (default 8)\n"
             "  --max-errors N     stop once more than N deletes have failed (default 0)\n"
             "  --timeout D        stop after D (e.g. 30s, 500ms, 2m; default none)\n"
-            "  --dry-run          count the matching keys, delete nothing\n"
+            "  --dry-run          count the matching keys (SCAN may return one twice), delete nothing\n"
             "  --del              use DEL instead of UNLINK\n"
             "  --progress D       time between progress lines (default 1s)\n"
             "  --quiet            no progress lines\n"

@@ -336,7 +336,7 @@ static bool runq_put_tail(goc__p *p, goc__g *g) {
 
 /* Puts g at the head of p's ring: behind everything queued (a yield).
    Returns false when the ring is full. */
-static bool runq_put_head(goc__p *p, goc__g *g) {
+static inline __attribute__((always_inline)) bool runq_put_head(goc__p *p, goc__g *g) {
     for (;;) {
         uint64_t w = atomic_load_explicit(&p->runqw, memory_order_acquire);
         if (RQ_LEN(w) >= GOC_RUNQ_SIZE)
@@ -405,7 +405,7 @@ static void demote_runnext(goc__p *p) {
         runq_put_tail(p, g); /* a full ring overflows from the tail */
 }
 
-static goc__g *runq_get(goc__p *p) {
+static inline __attribute__((always_inline)) goc__g *runq_get(goc__p *p) {
     goc__g *next = atomic_load_explicit(&p->runnext, memory_order_relaxed);
     if (next) {
         if (p_solo(p)) {
@@ -799,7 +799,7 @@ static void drop_p_for_epoch(goc__m *m);
 
 /* Local work only: the fast path when a goroutine gives up its M. Timers
    run only from g0 (timers true), never while a parking G holds locks. */
-static goc__g *find_local(goc__p *p, bool timers) {
+static inline __attribute__((always_inline)) goc__g *find_local(goc__p *p, bool timers) {
     if (GOC_UNLIKELY(p_solo(p) !=
                      (atomic_load_explicit(&goc__sched.gomaxprocs, memory_order_relaxed) == 1)))
         p_update_solo(p, !p_solo(p));
@@ -1208,7 +1208,7 @@ static inline bool p_current(goc__p *p, goc__g *g) {
 }
 
 /* Returns the M that g resumed on (maybe another thread). */
-static goc__m *schedule_to(goc__m *m, goc__g *g, goc__g *next, goc__after_fn after, void *arg) {
+static inline __attribute__((always_inline)) goc__m *schedule_to(goc__m *m, goc__g *g, goc__g *next, goc__after_fn after, void *arg) {
     if (g->from_slab)
         goc__stack_check(g);
     m->after = after;
@@ -1335,7 +1335,16 @@ void goc_yield(void) {
     }
     int saved = *m->errno_loc;
     g->wait_reason = NULL;
-    m = schedule_to(m, g, next, yield_after, NULL);
+    goc__after_fn after = yield_after;
+    if (p_solo(p)) {
+        /* No other M can take from this ring: queue ourselves before the
+           switch and leave no after-switch step. The next pop from this
+           ring happens only once our context is saved. */
+        atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_relaxed);
+        if (runq_put_head(p, g))
+            after = NULL;
+    }
+    m = schedule_to(m, g, next, after, NULL);
     *m->errno_loc = saved;
 }
 
