@@ -71,6 +71,31 @@ static void note_peak(_Atomic int *peak) {
     }
 }
 
+/* Waits for wg, at most d: false if it timed out (the goroutine that waits
+   for wg is then left behind, still waiting). */
+typedef struct wg_watch {
+    goc_wg *wg;
+    goc_chan *done;
+} wg_watch;
+
+static void wg_watcher(void *arg) {
+    wg_watch *w = arg;
+    goc_wg_wait(w->wg);
+    goc_chan_close(w->done);
+}
+
+static bool wg_wait_for(goc_wg *wg, goc_duration d) {
+    static wg_watch w; /* outlives a timed-out wait */
+    w.wg = wg;
+    w.done = goc_chan_of(char, 0);
+    goc_go(wg_watcher, &w);
+    goc_case cs[] = {goc_case_recv(w.done, NULL, NULL), goc_case_timeout(d)};
+    bool ok = goc_select(cs, 2) == 0;
+    if (ok)
+        goc_chan_free(w.done);
+    return ok;
+}
+
 /* ---- a spawning loop with one P: the goroutines it starts do not pile up ---- */
 
 static goc_wg storm_wg;
@@ -251,11 +276,6 @@ static void pp_pong(void *arg) {
     goc_wg_done(&pp_all);
 }
 
-static void pp_waiter(void *arg) {
-    goc_wg_wait(&pp_enough);
-    goc_chan_close(arg);
-}
-
 static int pp_main(void *arg) {
     (void)arg;
     goc_maxprocs(1);
@@ -268,17 +288,13 @@ static int pp_main(void *arg) {
     goc_go(pp_yielder, NULL);
     goc_go(pp_pong, NULL);
     goc_go(pp_ping, NULL);
-    goc_chan *done = goc_chan_of(char, 0);
-    goc_go(pp_waiter, done);
-    goc_case cs[] = {goc_case_recv(done, NULL, NULL), goc_case_timeout(10 * GOC_SECOND)};
-    int got = goc_select(cs, 2);
-    T_CHECK_EQ(got, 0); /* both yielders ran three times */
+    bool ok = wg_wait_for(&pp_enough, 10 * GOC_SECOND);
+    T_CHECK(ok); /* both yielders ran three times */
     atomic_store(&pp_stop, 1);
-    if (got == 0) { /* else something starves: leave it, the check failed */
+    if (ok) { /* else something starves: leave it, the check failed */
         goc_wg_wait(&pp_all);
         goc_chan_free(pp_ab);
         goc_chan_free(pp_ba);
-        goc_chan_free(done);
     }
     return 0;
 }
@@ -693,11 +709,6 @@ static void retire_spinner(void *arg) {
     }
 }
 
-static void retire_waiter(void *arg) {
-    goc_wg_wait(&retire_woke);
-    goc_chan_close(arg);
-}
-
 static int retire_main(void *arg) {
     (void)arg;
     goc_maxprocs(4);
@@ -709,12 +720,7 @@ static int retire_main(void *arg) {
     }
     goc_wg_wait(&retire_started);
     goc_maxprocs(1); /* Ps 1-3 retire with timers in their heaps */
-    goc_chan *done = goc_chan_of(char, 0);
-    goc_go(retire_waiter, done);
-    goc_case cs[] = {goc_case_recv(done, NULL, NULL), goc_case_timeout(5 * GOC_SECOND)};
-    T_CHECK_EQ(goc_select(cs, 2), 0); /* every sleeper woke */
-    goc_wg_wait(&retire_woke);
-    goc_chan_free(done);
+    T_CHECK(wg_wait_for(&retire_woke, 5 * GOC_SECOND)); /* every sleeper woke */
     return 0;
 }
 

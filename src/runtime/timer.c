@@ -86,9 +86,8 @@ static goc__p *timer_home(void) {
     return goc__sched.allp[0];
 }
 
-void goc__timer_add(goc__timer *t) {
-    goc__p *p = timer_home();
-    goc__lock_acquire(&p->timers_lock);
+/* Inserts t into p's heap (p's lock held). */
+static void heap_insert(goc__p *p, goc__timer *t) {
     if (p->ntimers == p->timers_cap) {
         int cap = p->timers_cap ? p->timers_cap * 2 : 64;
         goc__timer **h = realloc(p->timers, (size_t)cap * sizeof *h);
@@ -102,6 +101,12 @@ void goc__timer_add(goc__timer *t) {
     t->idx = i;
     atomic_store_explicit(&t->p, p, memory_order_relaxed);
     sift_up(p, i);
+}
+
+void goc__timer_add(goc__timer *t) {
+    goc__p *p = timer_home();
+    goc__lock_acquire(&p->timers_lock);
+    heap_insert(p, t);
     bool earliest = t->idx == 0;
     /* Read under the lock: once it is released, a periodic timer may fire
        and be re-armed (t->when written) on another thread. */
@@ -192,21 +197,8 @@ int64_t goc__timers_move(goc__p *from, goc__p *to) {
     int64_t earliest = from->timers[0]->when;
     goc__lock_acquire(&to->timers_lock);
     for (int k = 0; k < from->ntimers; k++) {
-        goc__timer *t = from->timers[k];
-        if (to->ntimers == to->timers_cap) {
-            int cap = to->timers_cap ? to->timers_cap * 2 : 64;
-            goc__timer **h = realloc(to->timers, (size_t)cap * sizeof *h);
-            if (!h)
-                goc__fatal("out of memory growing a timer heap");
-            to->timers = h;
-            to->timers_cap = cap;
-        }
-        int i = to->ntimers++;
-        to->timers[i] = t;
-        t->idx = i;
         /* a del waiting on from's lock re-reads t->p and follows it */
-        atomic_store_explicit(&t->p, to, memory_order_relaxed);
-        sift_up(to, i);
+        heap_insert(to, from->timers[k]);
         from->timers[k] = NULL;
     }
     from->ntimers = 0;
