@@ -256,8 +256,8 @@ typedef void (*goc__after_fn)(goc__m *m, goc__g *prev, void *arg);
 struct goc__p {
     int id;
     /* head, tail and an ABA tag in one word (see sched.c): the owner pushes
-       at the tail, pops at the tail (depth first) and now and then at the
-       head; thieves take the older half from the head. */
+       new Gs at the tail and readied or yielding ones at the head, and pops
+       at the tail (depth first); thieves take the older half from the head. */
     _Atomic uint64_t runqw;
     _Atomic(goc__g *) runq[GOC_RUNQ_SIZE];
     _Atomic(goc__g *) runnext;      /* the G to run next (readied by the running G) */

@@ -5,8 +5,8 @@
  *   the running G just made ready. Unlike Go, the owner takes the newest G
  *   of its ring first (depth first: trees of goroutines stay small), while
  *   readied and yielding Gs queue at the head and take turns in FIFO order,
- *   and a G first in line for 10 ms runs next (see find_local). Thieves take
- *   the oldest half. A locked global queue takes overflow and goroutines
+ *   and when the G first in line has waited 10 ms, runnext goes to the back
+ *   of the line (see find_local). Thieves take the oldest half. A locked global queue takes overflow and goroutines
  *   started from plain threads; it is checked every 61 ticks.
  * - An M with no work steals half of a random victim's ring; at most
  *   GOMAXPROCS/2 Ms spin looking for work; the rest sleep on a futex.
