@@ -401,11 +401,11 @@ static inline goc__p *goc__own_p(goc__m *m) {
     return m->p;
 }
 
-/* Whether p has nothing queued (a hint, for other threads too). */
-static inline bool goc__runq_empty(goc__p *p) {
-    uint64_t w = atomic_load_explicit(&p->runqw, memory_order_acquire);
-    return ((uint32_t)(w >> 16) & 0xFFFFu) == ((uint32_t)w & 0xFFFFu) &&
-           atomic_load_explicit(&p->runnext, memory_order_acquire) == NULL;
+/* Ps held by an M now (a hint; npidle also counts the idle Ps beyond
+   GOMAXPROCS, so GOMAXPROCS - npidle would undercount). */
+static inline int goc__busy_procs(void) {
+    return atomic_load_explicit(&goc__sched.nallp, memory_order_relaxed) -
+           atomic_load_explicit(&goc__sched.npidle, memory_order_relaxed);
 }
 
 /* dump */

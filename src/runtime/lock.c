@@ -3,7 +3,8 @@
  * goc__lock is a test-and-test-and-set lock made of acquire/release atomics,
  * so TSan models it exactly and it may be released by another fiber on the
  * same thread (park releases locks after the switch). It is held for a few
- * instructions only; a waiter spins briefly, then yields the thread. */
+ * instructions only; a waiter spins briefly, backing off exponentially so
+ * that the holder keeps the cache line, then yields the thread. */
 #include "runtime/internal.h"
 #include <errno.h>
 #include <linux/futex.h>

@@ -6,8 +6,9 @@
  *   of its ring first (depth first: trees of goroutines stay small), while
  *   readied and yielding Gs queue at the head and take turns in FIFO order,
  *   and when the G first in line has waited 10 ms, runnext goes to the back
- *   of the line (see find_local). Thieves take the oldest half. A locked global queue takes overflow and goroutines
- *   started from plain threads; it is checked every 61 ticks.
+ *   of the line (see find_local). Thieves take the oldest half. A locked
+ *   global queue takes overflow and goroutines started from plain threads;
+ *   it is checked every 61 ticks.
  * - An M with no work steals half of a random victim's ring; at most
  *   GOMAXPROCS/2 Ms spin looking for work; the rest sleep on a futex.
  * - Switching is direct, goroutine to goroutine. What Go does on g0 after a
@@ -290,6 +291,18 @@ static inline bool rq_update(goc__p *p, uint64_t w, uint64_t nw) {
                                                    memory_order_relaxed);
 }
 
+/* Owner side: puts g (or NULL) in runnext and returns what was there. Solo,
+   plain loads and stores; else an exchange, since a thief may take runnext
+   (runq_grab's last resort). */
+static inline goc__g *runnext_swap(goc__p *p, goc__g *g) {
+    if (p_solo(p)) {
+        goc__g *old = atomic_load_explicit(&p->runnext, memory_order_relaxed);
+        atomic_store_explicit(&p->runnext, g, memory_order_relaxed);
+        return old;
+    }
+    return atomic_exchange_explicit(&p->runnext, g, memory_order_acq_rel);
+}
+
 /* Notes when g entered a ring, for the fairness rule (find_local). */
 static inline void stamp_queued(goc__g *g) {
     atomic_store_explicit(&g->runq_at,
@@ -361,13 +374,7 @@ static bool runq_put(goc__p *p, goc__g *g, bool next, bool spawned) {
     if (goc__debug.shuffle && (wyrand(&p->shuffle_state) & 1))
         next = !next;
     if (next) {
-        if (p_solo(p)) {
-            goc__g *old = atomic_load_explicit(&p->runnext, memory_order_relaxed);
-            atomic_store_explicit(&p->runnext, g, memory_order_relaxed);
-            g = old;
-        } else {
-            g = atomic_exchange_explicit(&p->runnext, g, memory_order_acq_rel);
-        }
+        g = runnext_swap(p, g);
         if (!g)
             return RQ_LEN(atomic_load_explicit(&p->runqw, memory_order_relaxed)) != 0;
     }
@@ -393,34 +400,25 @@ static goc__g *runq_pop_tail(goc__p *p) {
 
 /* Owner: moves the G in runnext, if any, to the back of the ring's line. */
 static void demote_runnext(goc__p *p) {
-    goc__g *g;
-    if (p_solo(p)) {
-        g = atomic_load_explicit(&p->runnext, memory_order_relaxed);
-        if (g)
-            atomic_store_explicit(&p->runnext, NULL, memory_order_relaxed);
-    } else {
-        g = atomic_exchange_explicit(&p->runnext, NULL, memory_order_acq_rel);
-    }
+    goc__g *g = runnext_swap(p, NULL);
     if (g && !runq_put_head(p, g))
         runq_put_tail(p, g); /* a full ring overflows from the tail */
 }
 
 static inline __attribute__((always_inline)) goc__g *runq_get(goc__p *p) {
-    goc__g *next = atomic_load_explicit(&p->runnext, memory_order_relaxed);
-    if (next) {
-        if (p_solo(p)) {
-            atomic_store_explicit(&p->runnext, NULL, memory_order_relaxed);
-            return next;
-        }
-        if (atomic_compare_exchange_strong_explicit(&p->runnext, &next, NULL, memory_order_acq_rel,
-                                                    memory_order_relaxed))
+    /* look first: an empty runnext costs no locked instruction */
+    if (atomic_load_explicit(&p->runnext, memory_order_relaxed)) {
+        goc__g *next = runnext_swap(p, NULL); /* NULL if a thief was first */
+        if (next)
             return next;
     }
     return runq_pop_tail(p);
 }
 
+/* Whether p has nothing queued (a hint, for other threads too). */
 static bool runq_empty(goc__p *p) {
-    return goc__runq_empty(p);
+    return RQ_LEN(atomic_load_explicit(&p->runqw, memory_order_acquire)) == 0 &&
+           atomic_load_explicit(&p->runnext, memory_order_acquire) == NULL;
 }
 
 /* Grabs half of victim's ring into batch starting at batch_head (thief side). */
@@ -741,6 +739,21 @@ static goc__g *gfget(goc__p *p, size_t size) {
 /* ------------------------------------------------------------------------ */
 /* Making goroutines ready.                                                 */
 
+/* Queues g on the global queue and wakes an M for it (from a thread that
+   has no P of its own to run it on). */
+static void globrunq_put_wake(goc__g *g) {
+    goc__lock_acquire(&goc__sched.lock);
+    globrunq_put(g);
+    goc__lock_release(&goc__sched.lock);
+    /* A spinning M decrements nmspinning (a locked RMW) and then reads
+       runq_size; we wrote runq_size and read nmspinning: without a full
+       fence on our side both could miss the other (store buffering), and
+       with every P idle nobody would come for g. */
+    atomic_thread_fence(memory_order_seq_cst);
+    if (atomic_load(&goc__sched.running)) /* goc_go before goc_run: main's M comes later */
+        wakep();
+}
+
 /* Queues g, just made runnable, where the caller runs. */
 static void queue_readied(goc__g *g) {
     goc__p *p = goc__own_p(goc__getm());
@@ -753,15 +766,7 @@ static void queue_readied(goc__g *g) {
             wakep();
         return;
     }
-    goc__lock_acquire(&goc__sched.lock);
-    globrunq_put(g);
-    goc__lock_release(&goc__sched.lock);
-    /* A spinning M decrements nmspinning (a locked RMW) and then reads
-       runq_size; we wrote runq_size and read nmspinning: without a full
-       fence on our side both could miss the other (store buffering), and
-       with every P idle nobody would come for g. */
-    atomic_thread_fence(memory_order_seq_cst);
-    wakep();
+    globrunq_put_wake(g);
 }
 
 void goc__ready(goc__g *g) {
@@ -890,8 +895,7 @@ static goc__g *findrunnable(goc__m *m) {
         }
         /* Steal, if not too many already spin (Go's limit: half the busy Ps). */
         int gmp = atomic_load(&goc__sched.gomaxprocs);
-        /* Ps held by an M (npidle also counts idle Ps beyond GOMAXPROCS) */
-        int busy = atomic_load(&goc__sched.nallp) - atomic_load(&goc__sched.npidle);
+        int busy = goc__busy_procs();
         if (m->spinning || 2 * atomic_load(&goc__sched.nmspinning) < busy) {
             if (!m->spinning) {
                 m->spinning = true;
@@ -1439,11 +1443,10 @@ static goc__g *newproc(void (*fn)(void *), void *arg, const goc_go_options *opts
     g->locked_blocking = 0;
     g->is_main = false;
     g->id = new_goid(p);
-    count_goroutines(goc__own_p(m), 1);
+    count_goroutines(p, 1);
     atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_release);
     return g;
 }
-
 
 /* The spawner whose ring overflowed queues itself behind the half of the
    ring that went to the global queue (Go's Gosched): it resumes only once
@@ -1476,16 +1479,11 @@ static void spawn(goc__g *g) {
            took half): either way, a long queue */
         if (GOC_UNLIKELY(((RQ_HEAD(atomic_load_explicit(&p->runqw, memory_order_relaxed)) - before) &
                           0xFFFFu) >= GOC_RUNQ_SIZE / 2) &&
-            m->curg && !m->in_step && !m->curg->locked_blocking)
+            m->curg && !m->in_step) /* own_p: not in a blocking section */
             spawn_yield(m);
         return;
     }
-    goc__lock_acquire(&goc__sched.lock);
-    globrunq_put(g);
-    goc__lock_release(&goc__sched.lock);
-    atomic_thread_fence(memory_order_seq_cst); /* as in queue_readied */
-    if (atomic_load(&goc__sched.running))
-        wakep();
+    globrunq_put_wake(g);
 }
 
 void goc_go(void (*fn)(void *), void *arg) {
@@ -1698,9 +1696,6 @@ static int env_int(const char *name, int def) {
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 
-static long count_threads(void);
-static long base_threads;
-
 static void runtime_init_once(void) {
     goc__debug_init();
     pthread_sigmask(SIG_BLOCK, NULL, &init_sigmask);
@@ -1870,8 +1865,10 @@ static void blocking_enter(goc__m *m) {
 }
 
 static void blocking_exit_after(goc__m *m, goc__g *g, void *a) {
-    yield_global_after(m, g, a);
-    wakep();
+    (void)m;
+    (void)a;
+    atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_relaxed);
+    globrunq_put_wake(g);
 }
 
 /* Takes m's P back, or another, or waits for one. Returns the M g runs on. */
@@ -1945,8 +1942,6 @@ static void retake(void) {
 static pthread_key_t foreign_key;
 static pthread_once_t foreign_once = PTHREAD_ONCE_INIT;
 static __thread int foreign_state; /* 0 unknown, 1 counted, 2 blocked */
-
-static void request_deadcheck(void);
 
 static void foreign_exit(void *v) {
     (void)v;

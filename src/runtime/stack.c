@@ -6,8 +6,8 @@
  * - guarded: a PROT_NONE page at the bottom; an overflow faults there and the
  *   SIGSEGV handler (on an alternate stack) reports it. Each costs two kernel
  *   memory areas, and vm.max_map_count (65,530 by default) bounds those, so
- *   only a budget taken from that limit is guarded;
- *   On Linux 6.13 and later (x86-64) a guard is a guard region instead
+ *   only a budget taken from that limit is guarded. On Linux 6.13 and later
+ *   (x86-64) a guard is a guard region instead
  *   (madvise MADV_GUARD_INSTALL on a slab slot's bottom page): a marker in
  *   the page table, no memory area of its own, and a quarter of the cost of
  *   an mmap and an mprotect (W9's spawning: 535 to 410 ms);

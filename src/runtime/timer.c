@@ -1,6 +1,7 @@
 /* Timers: a 4-ary min-heap per P, ordered by when.
  *
- * A goroutine adds its timers to its own P's heap, a plain thread to P 0's.
+ * A goroutine adds its timers to its own P's heap, a plain thread to P 0's;
+ * the timers of a P retired by goc_maxprocs move to P 0's (goc__timers_move).
  * Each P runs its due timers at every switch (after the switch's own step)
  * and from its scheduler loop; an M that finds no work steals due timers
  * from every P, and idle Ms sleep until the earliest timer of all.

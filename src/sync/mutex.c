@@ -69,11 +69,8 @@ static bool can_spin(int iter) {
     goc__m *m = goc__getm();
     if (!m || !m->p)
         return true; /* a plain thread: a short spin is cheaper than a futex sleep */
-    /* Ps held by an M, less the spinning ones (npidle also counts the idle
-       Ps beyond GOMAXPROCS) */
-    int busy = atomic_load_explicit(&goc__sched.nallp, memory_order_relaxed) -
-               atomic_load_explicit(&goc__sched.npidle, memory_order_relaxed) -
-               atomic_load_explicit(&goc__sched.nmspinning, memory_order_relaxed);
+    /* Ps held by an M, less the spinning ones */
+    int busy = goc__busy_procs() - atomic_load_explicit(&goc__sched.nmspinning, memory_order_relaxed);
     /* Unlike Go, spin even when others are queued on this P: the spin is
        bounded (ACTIVE_SPIN rounds), while parking costs a sema lock, two
        switches and a wake, and every waiter that sleeps makes the next
