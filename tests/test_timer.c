@@ -639,6 +639,96 @@ static int after_many_main(void *arg) {
 }
 static void test_after_many(void) { goc_run(after_many_main, NULL); }
 
+/* The timer heap under churn, on one P (one heap): AfterFuncs with random
+   delays, added in rising, falling and random order, a third stopped and a
+   third of those reset. Each that stays armed runs exactly once and never
+   before its due time; the stopped ones never; no runtime timer is left.
+   Then the case that a wrong "is it the new earliest?" answer breaks: a
+   near timer added after a far one must still wake the sleeping M. */
+#define CHURN_N (3000 / SCALE)
+static struct churn_rec {
+    int64_t due;     /* goc_now() + d just before it was armed: a lower bound */
+    _Atomic int ran;
+} churn[CHURN_N];
+static goc_wg churn_wg;
+
+static uint64_t churn_rand(uint64_t *s) { /* splitmix64 */
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+static _Atomic int churn_early;
+
+static void churn_fire(void *arg) {
+    struct churn_rec *r = arg;
+    if (goc_now() < r->due)
+        atomic_fetch_add(&churn_early, 1);
+    atomic_fetch_add(&r->ran, 1);
+    goc_wg_done(&churn_wg);
+}
+
+static int heap_churn_main(void *arg) {
+    (void)arg;
+    int procs = goc_maxprocs(1);
+    goc_timer **ts = malloc((size_t)CHURN_N * sizeof *ts);
+    uint64_t seed = 0x9e3779b97f4a7c15ULL;
+    for (int order = 0; order < 3; order++) {
+        atomic_store(&churn_early, 0);
+        goc_wg_add(&churn_wg, CHURN_N);
+        for (int i = 0; i < CHURN_N; i++) {
+            int64_t d;
+            if (order == 0)
+                d = (int64_t)i * 5 * GOC_MICROSECOND; /* rising */
+            else if (order == 1)
+                d = (int64_t)(CHURN_N - i) * 5 * GOC_MICROSECOND; /* falling */
+            else
+                d = (int64_t)(churn_rand(&seed) % 15000) * GOC_MICROSECOND;
+            atomic_store(&churn[i].ran, 0);
+            churn[i].due = goc_now() + d;
+            ts[i] = goc_after_func(d, churn_fire, &churn[i]);
+        }
+        int quiet = 0;
+        for (int i = 0; i < CHURN_N; i += 3) {
+            if (!goc_timer_stop(ts[i]))
+                continue; /* it already ran (or runs): it stays counted */
+            if (i % 2 == 0) {
+                atomic_store(&churn[i].ran, -1); /* stopped for good */
+                goc_wg_done(&churn_wg);
+                quiet++;
+                continue;
+            }
+            int64_t d = (int64_t)(churn_rand(&seed) % 10000) * GOC_MICROSECOND;
+            churn[i].due = goc_now() + d;
+            T_CHECK(!goc_timer_reset(ts[i], d));
+        }
+        goc_wg_wait(&churn_wg);
+        int ran = 0;
+        for (int i = 0; i < CHURN_N; i++) {
+            int r = atomic_load(&churn[i].ran);
+            T_CHECK(r == 1 || r == -1);
+            ran += r == 1;
+        }
+        T_CHECK_EQ(ran, CHURN_N - quiet);
+        T_CHECK_EQ(atomic_load(&churn_early), 0);
+        for (int i = 0; i < CHURN_N; i++)
+            goc_timer_free(ts[i]);
+        T_CHECK_EQ(goc__timers_count(), 0);
+    }
+    free(ts);
+
+    /* near after far: the near one is the new earliest */
+    goc_timer *far = goc_after_func(GOC_HOUR, churn_fire, &churn[0]);
+    int64_t t0 = goc_now();
+    goc_sleep(5 * MS);
+    T_CHECK(goc_now() - t0 < 30 * GOC_SECOND); /* not the hour */
+    T_CHECK(goc_timer_stop(far));
+    goc_timer_free(far);
+    goc_maxprocs(procs);
+    return 0;
+}
+static void test_heap_churn(void) { goc_run(heap_churn_main, NULL); }
+
 /* ---- Ticker ---- */
 
 static int ticker_main(void *arg) {
@@ -715,7 +805,7 @@ int main(int argc, char **argv) {
         T_CASE(test_plain_thread),     T_CASE(test_many),        T_CASE(test_ticker_lazy),
         T_CASE(test_ticker_readers),   T_CASE(test_select_other), T_CASE(test_reset_blocked),
         T_CASE(test_stop_poll),        T_CASE(test_thread_select), T_CASE(test_no_run),
-        T_CASE(test_after_func),       T_CASE(test_after_many),  T_CASE(test_ticker),
+        T_CASE(test_after_func),       T_CASE(test_after_many),  T_CASE(test_heap_churn), T_CASE(test_ticker),
         T_CASE(test_misuse),
     };
     static const t_case children[] = {

@@ -135,7 +135,7 @@ typedef struct goc__timer {
     int64_t period;                 /* > 0: re-armed at when + period after each fire */
     void (*fn)(struct goc__timer *t, void *arg);
     void *arg;
-    int32_t idx;                    /* heap index, -1 when in no heap; under p's timer lock */
+    int32_t idx;                    /* its entry in p's timer refs, -1 when in no heap; under p's timer lock */
     _Atomic(goc__p *) p;            /* the heap it is in */
     _Atomic uint32_t running;       /* fn is running now */
 } goc__timer;
@@ -280,8 +280,11 @@ struct goc__p {
     uint64_t goid_next, goid_end;
     /* timers */
     goc__lock timers_lock;
-    goc__timer **timers;
+    struct goc__timer_slot *timers; /* the heap: see timer.c */
+    void *timers_mem;               /* its allocation (timers sits 3 slots in) */
+    struct goc__timer_ref *timer_refs; /* timers_cap entries: each heap timer and its index */
     int ntimers, timers_cap;
+    int timer_ref_free;             /* first free ref, or -1 */
     _Atomic int64_t timer0;         /* earliest when, or INT64_MAX: read without the lock */
     uint64_t shuffle_state;
     /* goc_blocking_begin/end: the M's address while that M is in a blocking
@@ -349,6 +352,8 @@ typedef struct goc__sched_t {
     _Atomic int ngfree;             /* its length; read without the lock as a hint */
     goc__g *gtrimmed;               /* free Gs whose stack pages went back to the kernel */
     _Atomic bool gtrimmed_nonempty; /* hint, read without the lock */
+    _Atomic uint64_t stack_misses;  /* spawns that found no free G and faulted in a fresh stack */
+    _Atomic uint64_t stack_misses_seen; /* stack_misses when an idle M last prefaulted */
     _Atomic uint64_t goidgen;
     _Atomic uint32_t epoch;         /* incremented when a goc_run ends */
     _Atomic bool running;           /* inside goc_run */
