@@ -758,6 +758,58 @@ static void test_solo_then_grow(void) {
     run_restoring_procs(grow_main, NULL);
 }
 
+/* ---- a goroutine left in runnext of a busy P runs on another P ---- */
+
+/* The G in runnext is left to its own P for a moment (it is usually about
+   to run there), but not for ever: when the P's goroutine keeps running
+   without a switch, another P takes it. Both cases: a new goroutine (its
+   spawn wakes an M) and one readied by a channel hand-off (no M is woken:
+   sysmon notices the P makes no progress). Each goroutine spins until the
+   other has run, which only two Ps in parallel can satisfy. */
+static _Atomic int rn_flags;
+
+static bool rn_spin_for(int want) {
+    int64_t end = goc_now() + 5 * GOC_SECOND;
+    while ((atomic_load(&rn_flags) & want) != want)
+        if (goc_now() > end)
+            return false;
+    return true;
+}
+
+static void rn_spawned(void *arg) {
+    (void)arg;
+    atomic_fetch_or(&rn_flags, 1);
+}
+
+static void rn_partner(void *arg) {
+    goc_chan *c = arg;
+    int v = 0;
+    T_CHECK(goc_chan_recv(c, &v));
+    atomic_fetch_or(&rn_flags, 2);
+    T_CHECK(rn_spin_for(4));
+}
+
+static int runnext_main(void *arg) {
+    (void)arg;
+    goc_maxprocs(2);
+    atomic_store(&rn_flags, 0);
+    goc_go(rn_spawned, NULL); /* into this P's runnext */
+    T_CHECK(rn_spin_for(1));
+    goc_chan *c = goc_chan_make(sizeof(int), 0);
+    goc_go(rn_partner, c);
+    int v = 1;
+    goc_chan_send(c, &v); /* whichever of us comes second readies the other */
+    atomic_fetch_or(&rn_flags, 4);
+    T_CHECK(rn_spin_for(2));
+    goc_chan_free(c);
+    return 0;
+}
+
+static void test_runnext_taken(void) {
+    for (int i = 0; i < 20; i++)
+        run_restoring_procs(runnext_main, NULL);
+}
+
 /* ---- a long blocking call hands its P over: one thread still runs others ---- */
 
 static int block_pipe[2];
@@ -1098,7 +1150,7 @@ int main(int argc, char **argv) {
         T_CASE(test_idle_no_cpu),      T_CASE(test_go_before_run),      T_CASE(test_run_twice),        T_CASE(test_million_goroutines), T_CASE(test_million_parked),
         T_CASE(test_spawn_storm_one_p), T_CASE(test_fairness_respawn), T_CASE(test_fairness_chain), T_CASE(test_fairness_yielders), T_CASE(test_tree_depth_first), T_CASE(test_parallel_threads),   T_CASE(test_go_copy),
         T_CASE(test_pthread_waits_wg), T_CASE(test_sleep_parks),        T_CASE(test_many_sleepers),
-        T_CASE(test_yield),            T_CASE(test_errno_preserved),    T_CASE(test_maxprocs_runtime), T_CASE(test_retired_timers), T_CASE(test_solo_then_grow), T_CASE(test_blocking_handoff),
+        T_CASE(test_yield),            T_CASE(test_errno_preserved),    T_CASE(test_maxprocs_runtime), T_CASE(test_retired_timers), T_CASE(test_solo_then_grow), T_CASE(test_runnext_taken), T_CASE(test_blocking_handoff),
         T_CASE(test_dump),             T_CASE(test_shuffle_stress),
         T_CASE(test_misuse),
     };

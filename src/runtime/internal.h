@@ -62,6 +62,13 @@ typedef struct goc__p goc__p;
    Held only for a few instructions; after a short spin it yields the thread. */
 typedef struct goc__lock { _Atomic uint32_t v; } goc__lock;
 GOC_HIDDEN void goc__lock_slow(goc__lock *l);
+static inline void goc__cpu_relax(void) { /* one spin-wait pause */
+#if defined(__x86_64__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ volatile("yield" ::: "memory");
+#endif
+}
 static inline void goc__lock_acquire(goc__lock *l) {
     uint32_t z = 0;
     if (GOC_LIKELY(atomic_compare_exchange_weak_explicit(&l->v, &z, 1, memory_order_acquire,
@@ -262,6 +269,7 @@ struct goc__p {
     _Atomic(goc__g *) runq[GOC_RUNQ_SIZE];
     _Atomic(goc__g *) runnext;      /* the G to run next (readied by the running G) */
     _Atomic uint32_t schedtick;     /* owner writes (relaxed); the deadlock check reads it */
+    uint32_t sysmon_tick;           /* schedtick when sysmon last looked (only sysmon) */
     /* Solo: GOMAXPROCS is 1, so no thief can come, and the owner takes from
        its ring and runnext with plain loads and stores instead of locked
        instructions (a CAS costs 7 ns here, a third of a switch). Only the

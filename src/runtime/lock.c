@@ -16,14 +16,6 @@
 #define LOCK_BACKOFF_MAX 32 /* pauses: a waiter that backs off lets the holder keep the line (W5 4:4 on two threads: 95 -> 30 ns) */
 #define LOCK_SPINS 64 /* a critical section is tens of ns: spin about that long before yielding */
 
-static inline void cpu_relax(void) {
-#if defined(__x86_64__)
-    __builtin_ia32_pause();
-#elif defined(__aarch64__)
-    __asm__ volatile("yield" ::: "memory");
-#endif
-}
-
 void goc__lock_slow(goc__lock *l) {
     unsigned backoff = 1;
     for (int i = 0;; i++) {
@@ -31,7 +23,7 @@ void goc__lock_slow(goc__lock *l) {
             return;
         if (i < LOCK_SPINS) {
             for (unsigned k = 0; k < backoff; k++)
-                cpu_relax();
+                goc__cpu_relax();
             if (backoff < LOCK_BACKOFF_MAX)
                 backoff <<= 1;
         } else

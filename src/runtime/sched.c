@@ -55,6 +55,7 @@ void __tsan_switch_to_fiber(void *fiber, unsigned flags);
 void __tsan_set_fiber_name(void *fiber, const char *name);
 #endif
 
+#define RUNNEXT_GRACE_NS 3000 /* as Go: how long a thief leaves a busy P's runnext alone */
 #define SPIN_ROUNDS 4           /* as Go: steal attempts over all Ps before giving up */
 #define GFREE_LOCAL_MAX 64      /* free Gs kept per P before half move to the global list */
 #define GOID_BATCH 16           /* as Go: ids handed to a P at a time */
@@ -431,6 +432,20 @@ static uint32_t runq_grab(goc__p *victim, _Atomic(goc__g *) *batch, uint32_t bat
         uint32_t h = RQ_HEAD(w), n = RQ_LEN(w);
         n = n - n / 2;
         if (n == 0) {
+            if (steal_next && atomic_load_explicit(&victim->runnext, memory_order_relaxed)) {
+                /* As Go: the owner is probably about to run its runnext (it
+                   was readied by a goroutine that now blocks: a hand-off
+                   takes 50 to 100 ns). Taking it would split a pair that
+                   talks, each message then crossing cores (W3 on two
+                   threads). So only if the owner has not switched for
+                   RUNNEXT_GRACE_NS. */
+                uint32_t tick = atomic_load_explicit(&victim->schedtick, memory_order_relaxed);
+                int64_t t0 = goc_now();
+                while (goc_now() - t0 < RUNNEXT_GRACE_NS)
+                    goc__cpu_relax();
+                if (atomic_load_explicit(&victim->schedtick, memory_order_relaxed) != tick)
+                    return 0;
+            }
             if (steal_next) {
                 goc__g *next = atomic_load_explicit(&victim->runnext, memory_order_acquire);
                 if (next) {
@@ -1679,10 +1694,18 @@ static void *sysmon_main(void *arg) {
             }
             for (int i = 0; i < n && i < gmp && !woke; i++) {
                 goc__p *p = goc__sched.allp[i];
-                if (!p->idle && !p_solo(p) && !runq_empty(p)) {
+                if (p->idle || p_solo(p))
+                    continue;
+                /* A G alone in runnext of a P that switched since our last
+                   look is about to run there (a hand-off): a woken M would
+                   only take it away from its partner. */
+                uint32_t tick = atomic_load_explicit(&p->schedtick, memory_order_relaxed);
+                bool progressed = tick != p->sysmon_tick;
+                p->sysmon_tick = tick;
+                if (RQ_LEN(atomic_load_explicit(&p->runqw, memory_order_acquire)) != 0 ||
+                    (!progressed && atomic_load_explicit(&p->runnext, memory_order_acquire))) {
                     wakep();
                     woke = true;
-                    break;
                 }
             }
         }
