@@ -293,12 +293,15 @@ static inline bool rq_update(goc__p *p, uint64_t w, uint64_t nw) {
 }
 
 /* Owner side: puts g (or NULL) in runnext and returns what was there. Solo,
-   plain loads and stores; else an exchange, since a thief may take runnext
-   (runq_grab's last resort). */
+   plain loads and stores. Else an exchange when runnext holds a G, which a
+   thief may be taking at the same moment (runq_grab's last resort); but an
+   empty runnext only the owner can fill (a thief only empties a full one),
+   so there a release store does: a hand-off into an empty runnext costs no
+   locked instruction (W3 on two threads: one of its two per hand-off). */
 static inline goc__g *runnext_swap(goc__p *p, goc__g *g) {
-    if (p_solo(p)) {
-        goc__g *old = atomic_load_explicit(&p->runnext, memory_order_relaxed);
-        atomic_store_explicit(&p->runnext, g, memory_order_relaxed);
+    goc__g *old = atomic_load_explicit(&p->runnext, memory_order_relaxed);
+    if (p_solo(p) || !old) {
+        atomic_store_explicit(&p->runnext, g, memory_order_release);
         return old;
     }
     return atomic_exchange_explicit(&p->runnext, g, memory_order_acq_rel);
