@@ -383,6 +383,7 @@ GOC_HIDDEN void *goc__stack_init(char *top, void (*entry)(void));
 
 /* stack */
 GOC_HIDDEN goc__g *goc__stack_alloc(size_t size);   /* a fresh G record with its stack */
+GOC_HIDDEN goc__g *goc__stack_try_alloc(size_t size); /* the same, or NULL (errno set) */
 GOC_HIDDEN void goc__stack_pool_odd(goc__g *g);     /* pool a stack of a non-default size */
 GOC_HIDDEN goc__g *goc__stack_take_odd(size_t size);
 GOC_HIDDEN void goc__stack_trim(goc__g *g);         /* give pooled stack pages back */

@@ -908,13 +908,18 @@ static bool prefault_stacks(goc__m *m) {
         atomic_fetch_sub(&goc__sched.nmspinning, 1);
     }
     goc__g *head = NULL;
-    for (int i = 0; i < PREFAULT_BATCH; i++) {
-        goc__g *g = goc__stack_alloc(goc__sched.default_stack);
+    int n = 0;
+    for (; n < PREFAULT_BATCH; n++) {
+        /* out of memory: no error here; a spawn that needs a stack says so */
+        goc__g *g = goc__stack_try_alloc(goc__sched.default_stack);
+        if (!g)
+            break;
         g->schedlink = head;
         head = g;
     }
-    gfree_push_batch(head, PREFAULT_BATCH);
-    return true;
+    if (n > 0)
+        gfree_push_batch(head, n);
+    return n > 0;
 }
 
 /* On g0: finds a runnable G, stealing and sleeping as needed. Returns with

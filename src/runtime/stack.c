@@ -209,7 +209,7 @@ static goc__g *guarded_alloc(size_t size) {
     return g;
 }
 
-goc__g *goc__stack_alloc(size_t size) {
+goc__g *goc__stack_try_alloc(size_t size) {
     if (!page_size)
         goc__runtime_init();
     goc__g *g = NULL;
@@ -218,16 +218,10 @@ goc__g *goc__stack_alloc(size_t size) {
         g = guard_regions && pooled ? slab_alloc_guarded(size) : guarded_alloc(size);
     else
         atomic_fetch_sub(&guarded_count, 1);
-    if (!g) {
-        if (!pooled) {
-            goc__fatal("cannot allocate a %zu-byte goroutine stack: %s", size, strerror(errno));
-        }
+    if (!g && pooled)
         g = slab_alloc(size);
-    }
     if (!g)
-        goc__fatal("cannot allocate a goroutine stack (%zu bytes): %s; "
-                   "see docs/design.md on vm.max_map_count and memory limits",
-                   size, strerror(errno));
+        return NULL;
 #if GOC_VALGRIND
     g->valgrind_id = VALGRIND_STACK_REGISTER(g->stack_lo, g->stack_hi);
 #endif
@@ -235,6 +229,17 @@ goc__g *goc__stack_alloc(size_t size) {
     g->tsan_fiber = __tsan_create_fiber(0);
 #endif
     goc__sched_register_g(g);
+    return g;
+}
+
+goc__g *goc__stack_alloc(size_t size) {
+    goc__g *g = goc__stack_try_alloc(size);
+    if (!g && size != goc__sched.default_stack)
+        goc__fatal("cannot allocate a %zu-byte goroutine stack: %s", size, strerror(errno));
+    if (!g)
+        goc__fatal("cannot allocate a goroutine stack (%zu bytes): %s; "
+                   "see docs/design.md on vm.max_map_count and memory limits",
+                   size, strerror(errno));
     return g;
 }
 
