@@ -429,6 +429,7 @@ static bool runq_empty(goc__p *p) {
 /* Grabs half of victim's ring into batch starting at batch_head (thief side). */
 static uint32_t runq_grab(goc__p *victim, _Atomic(goc__g *) *batch, uint32_t batch_head,
                           bool steal_next) {
+    bool napped = false;
     for (;;) {
         if (atomic_load_explicit(&victim->solo, memory_order_seq_cst))
             return 0; /* its owner uses plain stores (see p_update_solo) */
@@ -436,7 +437,8 @@ static uint32_t runq_grab(goc__p *victim, _Atomic(goc__g *) *batch, uint32_t bat
         uint32_t h = RQ_HEAD(w), n = RQ_LEN(w);
         n = n - n / 2;
         if (n == 0) {
-            if (steal_next && atomic_load_explicit(&victim->runnext, memory_order_relaxed)) {
+            if (steal_next && !napped &&
+                atomic_load_explicit(&victim->runnext, memory_order_relaxed)) {
                 /* As Go: the owner is probably about to run its runnext (it
                    was readied by a goroutine that now blocks: a hand-off
                    takes 50 to 100 ns). Taking it would split a pair that
@@ -450,14 +452,18 @@ static uint32_t runq_grab(goc__p *victim, _Atomic(goc__g *) *batch, uint32_t bat
                 nanosleep(&ts, NULL);
                 if (atomic_load_explicit(&victim->schedtick, memory_order_relaxed) != tick)
                     return 0;
+                napped = true;
+                continue; /* the ring may have filled meanwhile: half of it, then */
             }
             if (steal_next) {
                 goc__g *next = atomic_load_explicit(&victim->runnext, memory_order_acquire);
                 if (next) {
                     if (!atomic_compare_exchange_strong_explicit(&victim->runnext, &next, NULL,
                                                                  memory_order_acq_rel,
-                                                                 memory_order_relaxed))
+                                                                 memory_order_relaxed)) {
+                        napped = false; /* it ran: a new one gets its grace too */
                         continue;
+                    }
                     atomic_store_explicit(&batch[batch_head % GOC_RUNQ_SIZE], next,
                                           memory_order_relaxed);
                     return 1;
@@ -1714,7 +1720,8 @@ static void *sysmon_main(void *arg) {
                    only take it away from its partner. */
                 uint32_t tick = atomic_load_explicit(&p->schedtick, memory_order_relaxed);
                 bool progressed = tick != p->sysmon_tick;
-                p->sysmon_tick = tick;
+                if (progressed) /* the line is the owner's: write only when it changed */
+                    p->sysmon_tick = tick;
                 if (RQ_LEN(atomic_load_explicit(&p->runqw, memory_order_acquire)) != 0 ||
                     (!progressed && atomic_load_explicit(&p->runnext, memory_order_acquire))) {
                     wakep();
