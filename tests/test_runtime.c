@@ -810,6 +810,59 @@ static void test_runnext_taken(void) {
         run_restoring_procs(runnext_main, NULL);
 }
 
+/* ---- work queued on a P that GOMAXPROCS retires while it runs ---- */
+
+/* A retired P gives its queue to the global queue only at its next switch.
+   Until then its queued goroutines must still be taken by the Ps that
+   remain: here its owner spins until the goroutine it queued has run.
+   (Which P is retired, the spinner's or main's, is up to the scheduler;
+   both must work, and ten rounds see the first.) */
+static _Atomic int rt_flags;
+
+static void rt_queued(void *arg) {
+    (void)arg;
+    atomic_fetch_or(&rt_flags, 2);
+}
+
+static void rt_spinner(void *arg) {
+    goc_go(rt_queued, NULL); /* into this P's runnext */
+    atomic_fetch_or(&rt_flags, 1);
+    int64_t end = goc_now() + 5 * GOC_SECOND;
+    while (!(atomic_load(&rt_flags) & 2) && goc_now() < end) {
+    }
+    T_CHECK(atomic_load(&rt_flags) & 2);
+    char c = 1;
+    goc_chan_send(arg, &c); /* buffered: never blocks */
+}
+
+static int retired_queue_main(void *arg) {
+    (void)arg;
+    goc_maxprocs(3);
+    atomic_store(&rt_flags, 0);
+    goc_chan *done = goc_chan_of(char, 1);
+    goc_go(rt_spinner, done);
+    /* Wait without a switch: the spinner runs on the other P. */
+    int64_t end = goc_now() + 5 * GOC_SECOND;
+    while (!(atomic_load(&rt_flags) & 1) && goc_now() < end) {
+    }
+    T_CHECK(atomic_load(&rt_flags) & 1);
+    /* P 2 is retired. When it is the spinner's, it is busy, with rt_queued
+       queued; when it is ours, the spinner's P is an ordinary victim. */
+    goc_maxprocs(2);
+    /* Block: this P goes looking for work, and must find rt_queued there. */
+    goc_case cs[] = {goc_case_recv(done, NULL, NULL), goc_case_timeout(10 * GOC_SECOND)};
+    T_CHECK_EQ(goc_select(cs, 2), 0);
+    T_CHECK(atomic_load(&rt_flags) & 2);
+    /* the spinner has sent, so nobody uses done any more (or it failed) */
+    goc_chan_free(done);
+    return 0;
+}
+
+static void test_retired_queue(void) {
+    for (int i = 0; i < 10; i++)
+        run_restoring_procs(retired_queue_main, NULL);
+}
+
 /* ---- a long blocking call hands its P over: one thread still runs others ---- */
 
 static int block_pipe[2];
@@ -1150,7 +1203,7 @@ int main(int argc, char **argv) {
         T_CASE(test_idle_no_cpu),      T_CASE(test_go_before_run),      T_CASE(test_run_twice),        T_CASE(test_million_goroutines), T_CASE(test_million_parked),
         T_CASE(test_spawn_storm_one_p), T_CASE(test_fairness_respawn), T_CASE(test_fairness_chain), T_CASE(test_fairness_yielders), T_CASE(test_tree_depth_first), T_CASE(test_parallel_threads),   T_CASE(test_go_copy),
         T_CASE(test_pthread_waits_wg), T_CASE(test_sleep_parks),        T_CASE(test_many_sleepers),
-        T_CASE(test_yield),            T_CASE(test_errno_preserved),    T_CASE(test_maxprocs_runtime), T_CASE(test_retired_timers), T_CASE(test_solo_then_grow), T_CASE(test_runnext_taken), T_CASE(test_blocking_handoff),
+        T_CASE(test_yield),            T_CASE(test_errno_preserved),    T_CASE(test_maxprocs_runtime), T_CASE(test_retired_timers), T_CASE(test_solo_then_grow), T_CASE(test_runnext_taken), T_CASE(test_retired_queue), T_CASE(test_blocking_handoff),
         T_CASE(test_dump),             T_CASE(test_shuffle_stress),
         T_CASE(test_misuse),
     };

@@ -628,10 +628,11 @@ static void acquirep(goc__m *m, goc__p *p) {
     sysmon_kick(); /* a P is busy: sysmon has work to watch */
 }
 
-/* Whether every P below GOMAXPROCS is idle (retired ones are always idle). */
+/* Whether every P is idle (a retired one is busy until its owner's next
+   switch). */
 static bool all_idle(void) {
-    int gmp = atomic_load(&goc__sched.gomaxprocs), n = atomic_load(&goc__sched.nallp);
-    for (int i = 0; i < n && i < gmp; i++)
+    int n = atomic_load(&goc__sched.nallp);
+    for (int i = 0; i < n; i++)
         if (!atomic_load_explicit(&goc__sched.allp[i]->idle, memory_order_relaxed))
             return false;
     return true;
@@ -959,7 +960,6 @@ static goc__g *findrunnable(goc__m *m) {
             }
         }
         /* Steal, if not too many already spin (Go's limit: half the busy Ps). */
-        int gmp = atomic_load(&goc__sched.gomaxprocs);
         int busy = goc__busy_procs();
         if (m->spinning || 2 * atomic_load(&goc__sched.nmspinning) < busy) {
             if (!m->spinning) {
@@ -980,8 +980,10 @@ static goc__g *findrunnable(goc__m *m) {
                         if (g)
                             break;
                     }
-                    if (v->id < gmp)
-                        g = runq_steal(p, v, round == SPIN_ROUNDS - 1);
+                    /* a retired P too: its owner hands its queue over
+                       only at its next switch, which a long goroutine
+                       delays */
+                    g = runq_steal(p, v, round == SPIN_ROUNDS - 1);
                 }
             }
             if (g) {
@@ -1021,8 +1023,7 @@ static goc__g *findrunnable(goc__m *m) {
                 /* a solo P's queue cannot be stolen: its owner leaves solo
                    mode at its next switch, and spinning here meanwhile
                    would only burn the CPU */
-                work = goc__sched.allp[i]->id < gmp && !p_solo(goc__sched.allp[i]) &&
-                       !runq_empty(goc__sched.allp[i]);
+                work = !p_solo(goc__sched.allp[i]) && !runq_empty(goc__sched.allp[i]);
             if (work) {
                 goc__lock_acquire(&goc__sched.lock);
                 goc__p *p2 = pidleget();
@@ -1675,7 +1676,6 @@ static void *sysmon_main(void *arg) {
     unsigned delay = SYSMON_MIN_US;
     int idle = 0;
     for (;;) {
-        int gmp = atomic_load(&goc__sched.gomaxprocs);
         if (!atomic_load(&goc__sched.running) || all_idle()) {
             atomic_store(&sysmon_wake, 0);
             atomic_store(&sysmon_sleeping, true);
@@ -1711,7 +1711,7 @@ static void *sysmon_main(void *arg) {
                 wakep();
                 woke = true;
             }
-            for (int i = 0; i < n && i < gmp && !woke; i++) {
+            for (int i = 0; i < n && !woke; i++) { /* retired Ps too (see findrunnable) */
                 goc__p *p = goc__sched.allp[i];
                 if (p->idle || p_solo(p))
                     continue;
