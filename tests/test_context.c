@@ -862,6 +862,49 @@ static int done_deadlock_main(void *arg) {
 }
 static void child_done_deadlock(void) { goc_run(done_deadlock_main, NULL); }
 
+/* ---- a passed deadline is seen where no timer runs in time ---- */
+
+/* Without goc_run nothing fires a deadline's timer; with one P, a goroutine
+   that polls goc_ctx_err without a switch keeps the timer from running.
+   Both must still see ETIMEDOUT, and a wait that takes the context must end
+   at its deadline. */
+static void test_deadline_no_run(void) {
+    goc_ctx *c = goc_ctx_with_timeout(goc_ctx_background(), 10 * MS);
+    goc_ctx *child = goc_ctx_with_cancel(c);
+    goc_ctx *v = goc_ctx_with_value(child, &k1, NULL);
+    T_CHECK_EQ(goc_ctx_err(v), 0);
+    int64_t t0 = goc_now();
+    struct timespec ts = {0, 30 * 1000 * 1000}; /* only lets the deadline pass */
+    nanosleep(&ts, NULL);
+    T_CHECK_EQ(goc_ctx_err(v), ETIMEDOUT);   /* noticed here, through the value */
+    T_CHECK_EQ(goc_ctx_err(c), ETIMEDOUT);   /* and the timer context itself */
+    T_CHECK_EQ(goc_ctx_cause(child), ETIMEDOUT);
+    goc_ctx_release(v);
+    goc_ctx_release(child);
+    goc_ctx_release(c);
+    /* a sleep on the context ends at its deadline, not after the full sleep */
+    c = goc_ctx_with_timeout(goc_ctx_background(), 10 * MS);
+    t0 = goc_now();
+    T_CHECK_EQ(goc_sleep_ctx(c, LONG_WAIT), ETIMEDOUT);
+    T_CHECK(goc_now() - t0 < LONG_WAIT / 2);
+    goc_ctx_release(c);
+}
+
+static int busy_deadline_main(void *arg) {
+    (void)arg;
+    int procs = goc_maxprocs(1);
+    goc_yield(); /* now on the one P that remains */
+    goc_ctx *c = goc_ctx_with_timeout(goc_ctx_background(), 10 * MS);
+    int64_t end = goc_now() + LONG_WAIT;
+    while (!goc_ctx_err(c) && goc_now() < end) {
+    } /* no switch: the P never runs its timers */
+    T_CHECK_EQ(goc_ctx_err(c), ETIMEDOUT);
+    goc_ctx_release(c);
+    goc_maxprocs(procs);
+    return 0;
+}
+static void test_deadline_busy(void) { goc_run(busy_deadline_main, NULL); }
+
 static void test_misuse(void) {
     T_CHILD_DIES("release_twice", NULL, 2, "panic: goc_ctx_release: context released twice");
     T_CHILD_DIES("nil_parent", NULL, 2, "panic: cannot create context from nil parent");
@@ -882,6 +925,7 @@ int main(int argc, char **argv) {
         T_CASE(test_after_race),        T_CASE(test_sleep_ctx),
         T_CASE(test_ownership),         T_CASE(test_deep),
         T_CASE(test_many_timeouts),     T_CASE(test_plain_thread),
+        T_CASE(test_deadline_no_run),   T_CASE(test_deadline_busy),
         T_CASE(test_misuse),
     };
     static const t_case children[] = {

@@ -863,6 +863,53 @@ static void test_retired_queue(void) {
         run_restoring_procs(retired_queue_main, NULL);
 }
 
+/* ---- a plain thread in a timed wait is no deadlock ---- */
+
+/* Every goroutine waits for a plain thread that sleeps, selects with a
+   timeout or sleeps on a context inside goc: it wakes by itself, as a timer
+   would, so the deadlock check must leave the program alone (it used to
+   report "all goroutines are asleep" and exit). */
+static goc_chan *timed_c;
+#define TIMED_WAIT (100 * GOC_MILLISECOND) /* longer than the 30 ms a deadlock takes to confirm */
+
+static void *timed_thread(void *arg) {
+    int how = (int)(intptr_t)arg;
+    if (how == 0) {
+        goc_sleep(TIMED_WAIT);
+    } else if (how == 1) {
+        goc_case cs[] = {goc_case_timeout(TIMED_WAIT)};
+        T_CHECK_EQ(goc_select(cs, 1), 0);
+    } else {
+        goc_ctx *c = goc_ctx_with_cancel(goc_ctx_background());
+        T_CHECK_EQ(goc_sleep_ctx(c, TIMED_WAIT), 0);
+        goc_ctx_cancel(c);
+        goc_ctx_release(c);
+    }
+    goc_chan_send(timed_c, &how);
+    return NULL;
+}
+
+static int timed_wait_main(void *arg) {
+    (void)arg;
+    timed_c = goc_chan_of(int, 0);
+    for (int how = 0; how < 3; how++) {
+        pthread_t th;
+        T_CHECK_EQ(pthread_create(&th, NULL, timed_thread, (void *)(intptr_t)how), 0);
+        int got = -1;
+        T_CHECK(goc_chan_recv(timed_c, &got)); /* every goroutine waits now */
+        T_CHECK_EQ(got, how);
+        goc_blocking_begin();
+        pthread_join(th, NULL);
+        goc_blocking_end();
+    }
+    goc_chan_free(timed_c);
+    return 0;
+}
+
+static void test_plain_thread_timed_wait(void) {
+    goc_run(timed_wait_main, NULL);
+}
+
 /* ---- a long blocking call hands its P over: one thread still runs others ---- */
 
 static int block_pipe[2];
@@ -1203,7 +1250,7 @@ int main(int argc, char **argv) {
         T_CASE(test_idle_no_cpu),      T_CASE(test_go_before_run),      T_CASE(test_run_twice),        T_CASE(test_million_goroutines), T_CASE(test_million_parked),
         T_CASE(test_spawn_storm_one_p), T_CASE(test_fairness_respawn), T_CASE(test_fairness_chain), T_CASE(test_fairness_yielders), T_CASE(test_tree_depth_first), T_CASE(test_parallel_threads),   T_CASE(test_go_copy),
         T_CASE(test_pthread_waits_wg), T_CASE(test_sleep_parks),        T_CASE(test_many_sleepers),
-        T_CASE(test_yield),            T_CASE(test_errno_preserved),    T_CASE(test_maxprocs_runtime), T_CASE(test_retired_timers), T_CASE(test_solo_then_grow), T_CASE(test_runnext_taken), T_CASE(test_retired_queue), T_CASE(test_blocking_handoff),
+        T_CASE(test_yield),            T_CASE(test_errno_preserved),    T_CASE(test_maxprocs_runtime), T_CASE(test_retired_timers), T_CASE(test_solo_then_grow), T_CASE(test_runnext_taken), T_CASE(test_retired_queue), T_CASE(test_plain_thread_timed_wait), T_CASE(test_blocking_handoff),
         T_CASE(test_dump),             T_CASE(test_shuffle_stress),
         T_CASE(test_misuse),
     };

@@ -39,6 +39,7 @@
  */
 #include "context/ctx_internal.h"
 #include <errno.h>
+#include <sched.h>
 #include <stddef.h>
 #include <stdlib.h>
 
@@ -459,15 +460,62 @@ goc_chan *goc_ctx_done(goc_ctx *ctx) {
     return done;
 }
 
+/* ctx's deadline has passed, and its timer may not have fired: no goc_run
+   runs timers, or a goroutine keeps the only P without a switch. Cancels
+   the context whose timer it is, as that timer would, and returns ctx's
+   error. The caller holds a reference on ctx, and ctx on its ancestors. */
+static int deadline_passed(goc_ctx *ctx) {
+    goc_ctx *c = ctx;
+    while (c && !(c->kind == CTX_TIMER && c->deadline == ctx->deadline))
+        c = c->parent;
+    if (!c) /* cannot happen: a deadline comes from a timer context */
+        return atomic_load_explicit(&ctx->owner->err, memory_order_acquire);
+    /* Do the timer's work in its place if it has not fired: take it out of
+       its heap, and its reference with it. If it has fired, its goroutine
+       cancels (and drops that reference): we wait for it below. */
+    goc__lock_acquire(&c->lock);
+    bool armed = c->timer_armed && !atomic_load_explicit(&c->err, memory_order_relaxed);
+    if (armed)
+        c->timer_armed = false; /* ours now: a cancel meanwhile leaves it to us */
+    goc__lock_release(&c->lock);
+    if (armed && goc__timer_del(&c->timer)) {
+        ctx_cancel(c, ETIMEDOUT, c->deadline_cause);
+        ctx_unref(c); /* the timer's; not the last (ctx holds one on c) */
+    } else if (!armed) {
+        ctx_cancel(c, ETIMEDOUT, c->deadline_cause); /* a no-op if cancelled */
+    }
+    int err;
+    /* the timer's goroutine, or a canceller on another thread walking down
+       to ctx, sets it soon; a goroutine lets the first run on its P */
+    while (!(err = atomic_load_explicit(&ctx->owner->err, memory_order_acquire))) {
+        if (goc__curg())
+            goc_yield();
+        else
+            sched_yield();
+    }
+    return err;
+}
+
+/* Whether ctx's deadline has passed while its error is still unset. */
+static inline bool deadline_missed(goc_ctx *ctx) {
+    return GOC_UNLIKELY(ctx->deadline != INT64_MAX) &&
+           !atomic_load_explicit(&ctx->owner->err, memory_order_relaxed) &&
+           goc_now() >= ctx->deadline;
+}
+
 int goc_ctx_err(goc_ctx *ctx) {
     goc_ctx *o = ctx ? ctx->owner : NULL;
+    if (!o)
+        return 0;
+    if (deadline_missed(ctx))
+        return deadline_passed(ctx);
     /* acquire: pairs with cancel_locked's release store */
-    return o ? atomic_load_explicit(&o->err, memory_order_acquire) : 0;
+    return atomic_load_explicit(&o->err, memory_order_acquire);
 }
 
 int goc_ctx_cause(goc_ctx *ctx) {
     goc_ctx *o = ctx ? ctx->owner : NULL;
-    if (!o || !atomic_load_explicit(&o->err, memory_order_acquire))
+    if (!o || !goc_ctx_err(ctx))
         return 0;
     /* relaxed: written before err's release store, which we acquired */
     return atomic_load_explicit(&o->cause, memory_order_relaxed);
@@ -628,6 +676,13 @@ int goc__ctx_park(goc_ctx *ctx, goc__parker *pk, bool (*unlock)(void *), void *a
     goc_ctx *o = ctx->owner;
     if (!o)
         return goc__parker_park(pk, unlock, arg, reason, deadline) ? 0 : -1;
+    if (deadline_missed(ctx))
+        deadline_passed(ctx); /* then err is set: returned below */
+    /* Wake at the context's deadline too, if it comes first: its timer
+       may not fire in time (see deadline_passed). */
+    bool ctx_first = ctx->deadline != INT64_MAX && (deadline < 0 || ctx->deadline < deadline);
+    if (ctx_first)
+        deadline = ctx->deadline;
     struct ctx_park cp = {.pk = pk, .owner = o, .unlock = unlock, .arg = arg};
     cp.w.fn = park_wake;
     cp.w.arg = &cp;
@@ -651,6 +706,8 @@ int goc__ctx_park(goc_ctx *ctx, goc__parker *pk, bool (*unlock)(void *), void *a
     goc__ctx_unwatch(&cp.w);
     if (cp.claimed_err)
         return cp.claimed_err;
+    if (!in_time && ctx_first)
+        return deadline_passed(ctx); /* we woke for the context's deadline */
     return in_time ? 0 : -1;
 }
 

@@ -355,6 +355,8 @@ typedef struct goc__sched_t {
     _Atomic int64_t coarse_clock;
     _Atomic int64_t nforeign;       /* plain threads that use goc and are not blocked in it */
     _Atomic int64_t nforeign_blocked; /* ... and those blocked in it */
+    _Atomic int64_t nforeign_timed; /* of those, the ones whose wait has a deadline:
+                                       they wake by themselves, as a timer would */
     goc__lock gfree_lock;
     goc__g *gfree;                  /* global free Gs, under gfree_lock: batches (see gfput) */
     _Atomic int ngfree;             /* its length; read without the lock as a hint */

@@ -1239,7 +1239,8 @@ static bool looks_dead(void) {
                 atomic_load(&goc__sched.runq_size) == 0 &&
                 atomic_load(&goc__sched.nblocking) == 0 &&
                 atomic_load(&goc__sched.nnetwait) == 0 &&
-                atomic_load(&goc__sched.nforeign) == 0;
+                atomic_load(&goc__sched.nforeign) == 0 &&
+                atomic_load(&goc__sched.nforeign_timed) == 0;
     for (int i = 0; dead && i < atomic_load(&goc__sched.nallp); i++)
         if (!goc__sched.allp[i]->idle || !runq_empty(goc__sched.allp[i]))
             dead = false;
@@ -2114,6 +2115,12 @@ bool goc__parker_park(goc__parker *pk, bool (*unlock)(void *), void *arg, const 
     }
     int saved = errno;
     foreign_register();
+    /* A timed wait ends by itself, like a goroutine's timer: while it
+       lasts the program is not deadlocked. Counted before the thread counts
+       as blocked (which asks for a deadlock check). */
+    bool timed = deadline >= 0;
+    if (timed)
+        atomic_fetch_add(&goc__sched.nforeign_timed, 1);
     goc__foreign_block_begin();
     if (unlock && !unlock(arg)) {
         if (atomic_load_explicit(&pk->woken, memory_order_acquire) && foreign_state == 2) {
@@ -2121,6 +2128,8 @@ bool goc__parker_park(goc__parker *pk, bool (*unlock)(void *), void *arg, const 
             atomic_fetch_sub(&goc__sched.nforeign_blocked, 1);
         } else
             goc__foreign_block_end();
+        if (timed)
+            atomic_fetch_sub(&goc__sched.nforeign_timed, 1);
         errno = saved;
         return true;
     }
@@ -2140,6 +2149,8 @@ bool goc__parker_park(goc__parker *pk, bool (*unlock)(void *), void *arg, const 
         atomic_fetch_sub(&goc__sched.nforeign_blocked, 1);
     } else
         goc__foreign_block_end();
+    if (timed)
+        atomic_fetch_sub(&goc__sched.nforeign_timed, 1);
     errno = saved;
     return !pk->timed_out;
 }
@@ -2158,10 +2169,12 @@ void goc_sleep(goc_duration d) {
     }
     int saved = errno;
     struct timespec ts = {deadline / 1000000000, deadline % 1000000000};
+    atomic_fetch_add(&goc__sched.nforeign_timed, 1); /* not a deadlock meanwhile */
     goc__foreign_block_begin();
     while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR) {
     }
     goc__foreign_block_end();
+    atomic_fetch_sub(&goc__sched.nforeign_timed, 1);
     errno = saved;
 }
 
