@@ -487,6 +487,67 @@ static void test_run_twice(void) {
     T_CHECK_EQ(goc_id(), 0);
 }
 
+/* A goroutine that only yields, abandoned by a goc_run that returned, must
+   let the next goc_run have its P (it used to be queued again at every
+   yield and keep the P for ever). A watchdog turns a hang into a failure. */
+static _Atomic int yielders_started;
+static void forever_yielder(void *arg) {
+    (void)arg;
+    atomic_fetch_add(&yielders_started, 1);
+    for (;;)
+        goc_yield();
+}
+static void busy_100ms(void *arg) {
+    (void)arg;
+    atomic_fetch_add(&yielders_started, 1);
+    int64_t end = goc_now() + 100 * GOC_MILLISECOND;
+    while (goc_now() < end) {
+    } /* keeps its P: the next goc_run starts while the yielders run */
+}
+static int leave_yielders_main(void *arg) {
+    (void)arg;
+    goc_maxprocs(3);
+    atomic_store(&yielders_started, 0);
+    goc_go(busy_100ms, NULL);
+    for (int i = 0; i < 2; i++)
+        goc_go(forever_yielder, NULL);
+    while (atomic_load(&yielders_started) < 3)
+        goc_yield();
+    return 5;
+}
+static pthread_mutex_t dog_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t dog_cv = PTHREAD_COND_INITIALIZER;
+static bool dog_done;
+static void *rerun_watchdog(void *arg) {
+    (void)arg;
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 30;
+    pthread_mutex_lock(&dog_mu);
+    while (!dog_done)
+        if (pthread_cond_timedwait(&dog_cv, &dog_mu, &until) == ETIMEDOUT && !dog_done) {
+            fprintf(stderr, "test_run_after_yielders: the second goc_run hangs\n");
+            _exit(1);
+        }
+    pthread_mutex_unlock(&dog_mu);
+    return NULL;
+}
+static void test_run_after_yielders(void) {
+    pthread_t dog;
+    pthread_create(&dog, NULL, rerun_watchdog, NULL);
+    int procs = goc_maxprocs(0);
+    for (int i = 0; i < 3; i++) {
+        T_CHECK_EQ(goc_run(leave_yielders_main, NULL), 5);
+        T_CHECK_EQ(goc_run(ret_main, (void *)9), 9);
+    }
+    goc_maxprocs(procs);
+    pthread_mutex_lock(&dog_mu);
+    dog_done = true;
+    pthread_cond_signal(&dog_cv);
+    pthread_mutex_unlock(&dog_mu);
+    pthread_join(dog, NULL);
+}
+
 /* ---- a plain pthread waits on a WaitGroup that goroutines finish ---- */
 
 static goc_wg thread_wg;
@@ -1247,7 +1308,7 @@ static void test_misuse(void) {
 
 int main(int argc, char **argv) {
     static const t_case cases[] = {
-        T_CASE(test_idle_no_cpu),      T_CASE(test_go_before_run),      T_CASE(test_run_twice),        T_CASE(test_million_goroutines), T_CASE(test_million_parked),
+        T_CASE(test_idle_no_cpu),      T_CASE(test_go_before_run),      T_CASE(test_run_twice), T_CASE(test_run_after_yielders),        T_CASE(test_million_goroutines), T_CASE(test_million_parked),
         T_CASE(test_spawn_storm_one_p), T_CASE(test_fairness_respawn), T_CASE(test_fairness_chain), T_CASE(test_fairness_yielders), T_CASE(test_tree_depth_first), T_CASE(test_parallel_threads),   T_CASE(test_go_copy),
         T_CASE(test_pthread_waits_wg), T_CASE(test_sleep_parks),        T_CASE(test_many_sleepers),
         T_CASE(test_yield),            T_CASE(test_errno_preserved),    T_CASE(test_maxprocs_runtime), T_CASE(test_retired_timers), T_CASE(test_solo_then_grow), T_CASE(test_runnext_taken), T_CASE(test_retired_queue), T_CASE(test_plain_thread_timed_wait), T_CASE(test_blocking_handoff),

@@ -1364,9 +1364,21 @@ void goc__park(bool (*unlock)(void *), void *arg, const char *reason) {
     park_impl(unlock, arg, reason, NULL);
 }
 
+/* A goroutine of a goc_run that has returned is abandoned where it yields,
+   as where it parks: queued again, one that keeps yielding would keep its P
+   from the next goc_run for ever. */
+static inline bool yield_abandons(goc__g *g) {
+    if (GOC_LIKELY(g->epoch == atomic_load_explicit(&goc__sched.epoch, memory_order_relaxed)))
+        return false;
+    atomic_store_explicit(&g->status, G_WAITING, memory_order_relaxed);
+    return true;
+}
+
 static void yield_global_after(goc__m *m, goc__g *g, void *a) {
     (void)m;
     (void)a;
+    if (yield_abandons(g))
+        return;
     atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_relaxed);
     goc__lock_acquire(&goc__sched.lock);
     globrunq_put(g);
@@ -1375,6 +1387,8 @@ static void yield_global_after(goc__m *m, goc__g *g, void *a) {
 
 static void yield_after(goc__m *m, goc__g *g, void *a) {
     (void)a;
+    if (yield_abandons(g))
+        return;
     atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_relaxed);
     if (!runq_put_head(m->p, g)) /* behind everything queued here */
         yield_global_after(m, g, NULL);
