@@ -1299,6 +1299,10 @@ static void test_misuse(void) {
     /* Under ASan and TSan the sanitizers claim the stack overflow first. */
     T_CHILD_DIES("overflow", NULL, 2, "fatal error: stack overflow");
     T_CHILD_DIES("overflow", NULL, 2, "overflow.c:3");
+    /* Unguarded and never switching: the recursion runs through the slab
+       below and faults far down, with its stack pointer below its stack. */
+    T_CHILD_DIES("overflow", "GOC_DEBUG=guards=0", 2, "fatal error: stack overflow");
+    T_CHILD_DIES("overflow", "GOC_DEBUG=guards=0", 2, "overflow.c:3");
     for (int i = 0; i < 3; i++) {
         T_CHILD_DIES("canary", "GOC_DEBUG=guards=0 GOC_STACK_SIZE=64K", 2, "fatal error: stack overflow");
         T_CHILD_DIES("canary", "GOC_DEBUG=guards=0 GOC_STACK_SIZE=64K", 2, "canary.c:9");

@@ -18,7 +18,9 @@
  *   mapping below, whose G record already keeps that page resident, so the
  *   check faults in no page of its own; every stack leaves its top
  *   CANARY_BYTES unused for this. A slab's first slot is never handed out:
- *   it only holds the canary of the second.
+ *   it only holds the canary of the second, above a guard page that stops
+ *   a recursion which never switches (the SIGSEGV handler then reports it
+ *   by the goroutine's stack pointer).
  *
  * Invariants:
  * - A stack never moves and is reused only after its goroutine has finished.
@@ -34,6 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 #if GOC_ASAN
@@ -160,7 +163,13 @@ static char *slab_carve(size_t size) {
             goc__lock_release(&slab_lock);
             return NULL;
         }
-        slab_next = s + size; /* slot 0 only holds slot 1's canary */
+        /* Slot 0 only holds slot 1's canary, above a guard page: a
+           recursion that never switches runs down through the unguarded
+           stacks of the slab and stops there, reported as an overflow,
+           instead of in whatever mapping lies below (a thread's stack). */
+        if (!(guard_regions && madvise(s, page_size, MADV_GUARD_INSTALL) == 0))
+            mprotect(s, page_size, PROT_NONE);
+        slab_next = s + size;
         slab_end = s + len;
         slab_stack_size = size;
     }
@@ -329,6 +338,18 @@ goc__g *goc__stack_take_odd(size_t size) {
 
 static struct sigaction old_segv, old_bus;
 
+/* The stack pointer of the interrupted code. */
+static char *fault_sp(void *uc) {
+    const ucontext_t *u = uc;
+#if defined(__x86_64__)
+    return (char *)(uintptr_t)u->uc_mcontext.gregs[REG_RSP];
+#elif defined(__aarch64__)
+    return (char *)(uintptr_t)u->uc_mcontext.sp;
+#endif
+}
+
+#define OVERFLOW_SP_REACH (64 << 20) /* how far below its stack a goroutine's sp may have run */
+
 static void segv_handler(int sig, siginfo_t *si, void *uc) {
     goc__m *m = goc__getm();
     goc__g *g = m ? m->curg : NULL;
@@ -337,6 +358,15 @@ static void segv_handler(int sig, siginfo_t *si, void *uc) {
         report_overflow(g, "guard page hit");
     if (g && g->from_slab && addr < g->stack_lo && addr >= g->stack_lo - 65536)
         report_overflow(g, "ran below its stack");
+    /* A recursion that never switches runs through the slab stacks below an
+       unguarded one (their pages are mapped) until it faults far below, and
+       a frame bigger than the guard page jumps over it: either way the
+       goroutine's own stack pointer is below its stack. */
+    char *sp = fault_sp(uc);
+    if (g && sp < g->stack_lo &&
+        (sp >= g->stack_lo - OVERFLOW_SP_REACH || /* a frame bigger than the guard */
+         (addr < sp + 65536 && addr + 65536 > sp))) /* a stack access, however far down */
+        report_overflow(g, "its stack pointer ran below its stack");
     /* Not ours: hand it to whoever had the signal before (a sanitizer), or
        let the default action happen (a core dump, as usual). */
     struct sigaction *old = sig == SIGSEGV ? &old_segv : &old_bus;
