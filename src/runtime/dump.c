@@ -175,8 +175,9 @@ GOC_NO_TSAN static void dump_g(FILE *out, goc__g *g, goc__g *self, int64_t now) 
     fputc('\n', out);
 }
 
-GOC_NO_TSAN void goc__dump_all(FILE *out, bool to_fd2) {
-    (void)to_fd2;
+/* Every goroutine of this run; the caller's first, or not at all (leaks=1
+   lists only those that main leaves behind). */
+GOC_NO_TSAN static void dump_goroutines(FILE *out, bool with_self) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
     int64_t now = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
@@ -184,7 +185,7 @@ GOC_NO_TSAN void goc__dump_all(FILE *out, bool to_fd2) {
     goc__g *self = goc__curg();
     int live = 0, active = 0;
     /* the current goroutine first, as Go prints it */
-    if (self) {
+    if (self && with_self) {
         dump_g(out, self, self, now);
         live++;
         active++;
@@ -206,6 +207,15 @@ GOC_NO_TSAN void goc__dump_all(FILE *out, bool to_fd2) {
                     (long long)timers, timers == 1 ? "" : "s", timers == 1 ? "s" : "");
     }
     fflush(out);
+}
+
+void goc__dump_all(FILE *out, bool to_fd2) {
+    (void)to_fd2;
+    dump_goroutines(out, true);
+}
+
+void goc__dump_others(FILE *out) {
+    dump_goroutines(out, false);
 }
 
 void goc_dump(FILE *out) {

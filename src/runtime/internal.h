@@ -426,6 +426,7 @@ static inline int goc__busy_procs(void) {
 
 /* dump */
 GOC_HIDDEN void goc__dump_all(FILE *out, bool to_fd2);
+GOC_HIDDEN void goc__dump_others(FILE *out);   /* every goroutine but the caller */
 GOC_HIDDEN void goc__debug_init(void);
 
 #endif

@@ -1884,7 +1884,7 @@ static void main_finished(goc__g *g) {
         if (others > 0) {
             fprintf(stderr, "goc: %lld goroutine(s) still alive when main returned:\n\n",
                     (long long)others);
-            goc__dump_all(stderr, false);
+            goc__dump_others(stderr); /* not main itself */
         }
     }
     atomic_store(&goc__sched.running, false);
