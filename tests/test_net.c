@@ -187,6 +187,7 @@ static void test_unix_echo(void) { goc_run(unix_echo_main, NULL); }
 typedef struct pair {
     goc_listener *l;
     goc_conn *a, *b; /* a dialled, b accepted */
+    int fds[2];      /* a pipe, for the tests that want one */
 } pair;
 
 static void pair_open(pair *p) {
@@ -272,6 +273,7 @@ static int deadline_past_main(void *arg) {
     pair p;
     pair_open(&p);
     char buf[16];
+    T_CHECK_EQ(pipe(p.fds), 0); /* a plain descriptor for goc_fd_wait */
     T_CHECK_EQ(goc_conn_write(p.b, "data", 4), 4);
     /* Past: fails at once even with data waiting, as Go. */
     T_CHECK_EQ(goc_conn_set_deadline(p.a, goc_now() - 1), 0);
@@ -285,10 +287,35 @@ static int deadline_past_main(void *arg) {
     T_CHECK_EQ(goc_accept(p.l, &c), ETIMEDOUT);
     T_CHECK_EQ(goc_listener_set_deadline(p.l, goc_now() + 20 * MS), 0);
     T_CHECK_EQ(goc_accept(p.l, &c), ETIMEDOUT);
+    /* A negative instant is in the past too (only 0 means none). */
+    T_CHECK_EQ(goc_listener_set_deadline(p.l, -5), 0);
+    T_CHECK_EQ(goc_accept(p.l, &c), ETIMEDOUT);
+    T_CHECK_EQ(goc_conn_set_read_deadline(p.a, -5), 0);
+    T_CHECK_EQ(goc_conn_read(p.a, buf, sizeof buf), -ETIMEDOUT);
+    T_CHECK_EQ(goc_fd_wait(p.fds[0], POLLIN, -5), ETIMEDOUT);
     pair_free(&p);
+    T_CHECK_EQ(goc_fd_close(p.fds[0]), 0); /* registered by goc_fd_wait */
+    close(p.fds[1]);
     return 0;
 }
 static void test_deadline_past(void) { goc_run(deadline_past_main, NULL); }
+
+/* Go's "invalid port", and a unix path too long for sun_path: EINVAL. */
+static int bad_addresses_main(void *arg) {
+    (void)arg;
+    goc_listener *l = NULL;
+    goc_conn *c = NULL;
+    T_CHECK_EQ(goc_listen("tcp", "127.0.0.1:65537", &l), EINVAL);
+    T_CHECK_EQ(goc_dial(NULL, "tcp", "127.0.0.1:99999", &c), EINVAL);
+    T_CHECK_EQ(goc_listen("tcp", "127.0.0.1:65536", &l), EINVAL);
+    char path[300];
+    memset(path, 'x', sizeof path - 1);
+    path[0] = '/';
+    path[sizeof path - 1] = 0;
+    T_CHECK_EQ(goc_listen("unix", path, &l), EINVAL);
+    return 0;
+}
+static void test_bad_addresses(void) { goc_run(bad_addresses_main, NULL); }
 
 typedef struct reader {
     goc_conn *c;
@@ -778,7 +805,7 @@ static void test_close_race(void) { goc_run(close_race_main, NULL); }
 int main(int argc, char **argv) {
     static const t_case cases[] = {
         T_CASE(test_tcp_echo),     T_CASE(test_tcp6_echo),       T_CASE(test_unix_echo),
-        T_CASE(test_addresses),    T_CASE(test_read_timeout),    T_CASE(test_deadline_past),
+        T_CASE(test_addresses),    T_CASE(test_read_timeout),    T_CASE(test_deadline_past), T_CASE(test_bad_addresses),
         T_CASE(test_deadline_moved), T_CASE(test_close),         T_CASE(test_dial_refused),
         T_CASE(test_dial_ctx),     T_CASE(test_pipe),            T_CASE(test_plain_thread),
         T_CASE(test_deadlock_detection), T_CASE(test_close_race),

@@ -12,7 +12,8 @@
  * closed connection EBADF (Go's net.ErrClosed), a cancelled dial ECANCELED.
  *
  * Instants are on goc_now's clock. A deadline of 0 means none (Go's zero
- * time.Time); one in the past makes the operations fail at once.
+ * time.Time); one in the past (a negative one included) makes the
+ * operations fail at once.
  *
  * One reader and one writer at a time per connection or descriptor: a second
  * goroutine that would wait in the same direction gets EBUSY (Go serialises
@@ -38,14 +39,17 @@ extern "C" {
    O_NONBLOCK. deadline: an instant on goc_now's clock, 0 for none. Returns 0
    when the caller should retry its syscall (readiness is a hint: the retry
    may still find EAGAIN), at once if fd is ready now; regular files, which
-   the poller cannot watch, are always ready. EINVAL for other events. */
+   the poller cannot watch, are always ready. EINVAL for other events.
+   EEXIST for the descriptor of a goc_conn or goc_listener (goc_conn_fd):
+   the poller already watches it for them; use their own functions. */
 GOC_API int goc_fd_wait(int fd, int events, int64_t deadline);
 
 /* read(2) and write(2) on any descriptor (pipe, socket, terminal, eventfd):
    park instead of blocking. The first use makes fd O_NONBLOCK (shared by
    every process that holds the same open file). Regular files, which never
    block in the poller's sense, are read inside goc_blocking_begin/end.
-   goc_read returns the count (0 at end of file) or -errno; goc_write
+   goc_read returns the count (0 at end of file) or -errno (-EEXIST on a
+   goc_conn's or goc_listener's descriptor, as goc_fd_wait); goc_write
    returns the count written, which is all of n unless an error comes after
    some bytes were written, or -errno. */
 GOC_API ssize_t goc_read(int fd, void *buf, size_t n);

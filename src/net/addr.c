@@ -13,6 +13,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/un.h>
 
@@ -59,7 +60,7 @@ int goc__unix_addr(const char *path, struct sockaddr_storage *ss, socklen_t *len
     if (pl == 0)
         return EINVAL;
     if (pl >= sizeof un->sun_path)
-        return ENAMETOOLONG;
+        return EINVAL; /* as Go: a malformed address (too long for sun_path) */
     memset(un, 0, sizeof *un);
     un->sun_family = AF_UNIX;
     memcpy(un->sun_path, path, pl);
@@ -98,8 +99,15 @@ int goc__resolve(int kind, const char *host, const char *port, bool passive, str
     if (host && (inet_pton(AF_INET, host, probe) == 1 || inet_pton(AF_INET6, host, probe) == 1))
         hints.ai_flags |= AI_NUMERICHOST;
     bool numeric = port[0] >= '0' && port[0] <= '9';
-    if (numeric)
+    if (numeric) {
+        /* getaddrinfo takes 65537 as port 1: Go says "invalid port" */
+        char *end;
+        errno = 0;
+        unsigned long v = strtoul(port, &end, 10);
+        if (*end || errno || v > 65535)
+            return EINVAL;
         hints.ai_flags |= AI_NUMERICSERV;
+    }
     const char *h = host && host[0] ? host : NULL;
     int rc;
     if ((hints.ai_flags & AI_NUMERICHOST) || (!h && numeric)) {

@@ -97,14 +97,14 @@ static int closed_or(goc__netfd *n, int e) {
 }
 
 bool goc__deadline_passed(int64_t t) {
-    return t > 0 && t <= goc_now();
+    return t != 0 && t <= goc_now(); /* 0: none; a negative instant has passed */
 }
 
 int goc__netfd_wait(goc__netfd *n, int mode) {
     _Atomic int64_t *dl = mode == GOC__POLL_READ ? &n->rdeadline : &n->wdeadline;
     for (;;) {
         int64_t t = atomic_load(dl);
-        int rc = goc__pollfd_wait(n->pd, mode, t > 0 ? t : -1);
+        int rc = goc__pollfd_wait(n->pd, mode, goc__poll_deadline(t));
         if (rc != ETIMEDOUT || atomic_load(dl) == t)
             return rc;
         /* the deadline moved while we waited: wait again under the new one */

@@ -158,7 +158,7 @@ int goc_fd_wait(int fd, int events, int64_t deadline) {
     goc__pollfd *pd = fd_pollfd_checked(e, fd, &err);
     if (!pd)
         return err == EPERM ? 0 : err;
-    return goc__pollfd_wait(pd, mode, deadline > 0 ? deadline : -1);
+    return goc__pollfd_wait(pd, mode, goc__poll_deadline(deadline));
 }
 
 /* One read or write, inside a blocking section: for files the poller

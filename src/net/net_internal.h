@@ -45,6 +45,12 @@ GOC_HIDDEN int goc__netfd_close(goc__netfd *n);
 GOC_HIDDEN int goc__netfd_wait(goc__netfd *n, int mode);
 /* True when the deadline t (0: none) has passed. */
 GOC_HIDDEN bool goc__deadline_passed(int64_t t);
+/* A deadline as the poller takes it: 0 (none) is -1; any other instant,
+   negative ones included (in the past: goc_now counts from boot), is itself,
+   a negative one clamped to 0. */
+static inline int64_t goc__poll_deadline(int64_t t) {
+    return t == 0 ? -1 : t < 0 ? 0 : t;
+}
 
 /* Addresses. */
 enum { GOC__NET_TCP, GOC__NET_TCP4, GOC__NET_TCP6, GOC__NET_UNIX };
@@ -53,7 +59,7 @@ GOC_HIDDEN int goc__net_kind(const char *network);
 /* Go's net.SplitHostPort: "h:p", "[v6]:p", ":p". 0 or EINVAL. */
 GOC_HIDDEN int goc__split_host_port(const char *addr, char *host, size_t hlen, char *port,
                                     size_t plen);
-/* A unix path (or "@abstract") as a sockaddr_un. 0 or EINVAL/ENAMETOOLONG. */
+/* A unix path (or "@abstract") as a sockaddr_un. 0 or EINVAL (empty, or too long). */
 GOC_HIDDEN int goc__unix_addr(const char *path, struct sockaddr_storage *ss, socklen_t *len);
 /* getaddrinfo inside goc_blocking_begin/end; EAI_* mapped to errno. */
 GOC_HIDDEN int goc__resolve(int kind, const char *host, const char *port, bool passive,
