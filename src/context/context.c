@@ -12,8 +12,10 @@
  *   never change after creation, so readers need no lock.
  * - A context holds one reference on its parent, so every ancestor (owners
  *   included) outlives it. An armed deadline timer holds one reference on
- *   its context; an AfterFunc registration holds one on the owner it is
- *   registered with.
+ *   its context, dropped by whoever takes the timer out of its heap
+ *   (cancel_locked, or deadline_passed when a passed deadline is noticed
+ *   before the timer fires) or, once it has fired, by its goroutine; an
+ *   AfterFunc registration holds one on the owner it is registered with.
  * - The child set of a cancellable context (children, a circular list with
  *   a sentinel) holds child contexts whose parent's owner it is, AfterFunc
  *   registrations and waiters. It changes only under that context's lock;
@@ -478,12 +480,10 @@ static int deadline_passed(goc_ctx *ctx) {
     if (armed)
         c->timer_armed = false; /* ours now: a cancel meanwhile leaves it to us */
     goc__lock_release(&c->lock);
-    if (armed && goc__timer_del(&c->timer)) {
-        ctx_cancel(c, ETIMEDOUT, c->deadline_cause);
-        ctx_unref(c); /* the timer's; not the last (ctx holds one on c) */
-    } else if (!armed) {
+    if (armed && goc__timer_del(&c->timer))
+        deadline_run(c); /* its reference is not the last: ctx holds one on c */
+    else if (!armed)
         ctx_cancel(c, ETIMEDOUT, c->deadline_cause); /* a no-op if cancelled */
-    }
     int err;
     /* the timer's goroutine, or a canceller on another thread walking down
        to ctx, sets it soon; a goroutine lets the first run on its P */

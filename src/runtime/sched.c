@@ -437,8 +437,11 @@ static uint32_t runq_grab(goc__p *victim, _Atomic(goc__g *) *batch, uint32_t bat
         uint32_t h = RQ_HEAD(w), n = RQ_LEN(w);
         n = n - n / 2;
         if (n == 0) {
-            if (steal_next && !napped &&
-                atomic_load_explicit(&victim->runnext, memory_order_relaxed)) {
+            goc__g *next = steal_next ? atomic_load_explicit(&victim->runnext, memory_order_acquire)
+                                      : NULL;
+            if (!next)
+                return 0;
+            if (!napped) {
                 /* As Go: the owner is probably about to run its runnext (it
                    was readied by a goroutine that now blocks: a hand-off
                    takes 50 to 100 ns). Taking it would split a pair that
@@ -455,21 +458,13 @@ static uint32_t runq_grab(goc__p *victim, _Atomic(goc__g *) *batch, uint32_t bat
                 napped = true;
                 continue; /* the ring may have filled meanwhile: half of it, then */
             }
-            if (steal_next) {
-                goc__g *next = atomic_load_explicit(&victim->runnext, memory_order_acquire);
-                if (next) {
-                    if (!atomic_compare_exchange_strong_explicit(&victim->runnext, &next, NULL,
-                                                                 memory_order_acq_rel,
-                                                                 memory_order_relaxed)) {
-                        napped = false; /* it ran: a new one gets its grace too */
-                        continue;
-                    }
-                    atomic_store_explicit(&batch[batch_head % GOC_RUNQ_SIZE], next,
-                                          memory_order_relaxed);
-                    return 1;
-                }
+            if (!atomic_compare_exchange_strong_explicit(&victim->runnext, &next, NULL,
+                                                         memory_order_acq_rel, memory_order_relaxed)) {
+                napped = false; /* it ran: a new one gets its grace too */
+                continue;
             }
-            return 0;
+            atomic_store_explicit(&batch[batch_head % GOC_RUNQ_SIZE], next, memory_order_relaxed);
+            return 1;
         }
         for (uint32_t i = 0; i < n; i++) {
             goc__g *g = atomic_load_explicit(RQ_SLOT(victim, h + i), memory_order_relaxed);
@@ -2174,22 +2169,13 @@ void goc_sleep(goc_duration d) {
         goc_yield();
         return;
     }
-    int64_t deadline = goc_now() + d;
+    int64_t now = goc_now();
+    int64_t deadline = d > INT64_MAX - now ? INT64_MAX : now + d;
+    /* a goroutine parks; a plain thread sleeps on the parker's futex, a
+       timed wait that rules a deadlock out (goc__parker_park) */
     goc__parker pk;
     goc__parker_init(&pk);
-    if (pk.g) {
-        goc__parker_park(&pk, NULL, NULL, "sleep", deadline);
-        return;
-    }
-    int saved = errno;
-    struct timespec ts = {deadline / 1000000000, deadline % 1000000000};
-    atomic_fetch_add(&goc__sched.nforeign_timed, 1); /* not a deadlock meanwhile */
-    goc__foreign_block_begin();
-    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR) {
-    }
-    goc__foreign_block_end();
-    atomic_fetch_sub(&goc__sched.nforeign_timed, 1);
-    errno = saved;
+    goc__parker_park(&pk, NULL, NULL, "sleep", deadline);
 }
 
 /* ------------------------------------------------------------------------ */

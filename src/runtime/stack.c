@@ -179,14 +179,17 @@ static char *slab_carve(size_t size) {
     return lo;
 }
 
-/* A slab stack with a canary below it. */
-static goc__g *slab_alloc(size_t size) {
-    char *lo = slab_carve(size);
-    if (!lo)
-        return NULL;
+/* The G of the unguarded slab slot at lo, with a canary below it. */
+static goc__g *slab_g(char *lo, size_t size) {
     goc__g *g = g_at_top(lo, size, lo);
     g->from_slab = true;
     return g;
+}
+
+/* A slab stack with a canary below it. */
+static goc__g *slab_alloc(size_t size) {
+    char *lo = slab_carve(size);
+    return lo ? slab_g(lo, size) : NULL;
 }
 
 /* A slab stack whose bottom page is a guard region. */
@@ -194,11 +197,8 @@ static goc__g *slab_alloc_guarded(size_t size) {
     char *lo = slab_carve(size);
     if (!lo)
         return NULL;
-    if (madvise(lo, page_size, MADV_GUARD_INSTALL) != 0) {
-        goc__g *g = g_at_top(lo, size, lo); /* cannot happen once probed; fall back */
-        g->from_slab = true;
-        return g;
-    }
+    if (madvise(lo, page_size, MADV_GUARD_INSTALL) != 0)
+        return slab_g(lo, size); /* cannot happen once probed; fall back */
     goc__g *g = g_at_top(lo, size, lo + page_size);
     g->guarded = true;
     return g;
