@@ -465,7 +465,8 @@ goc_chan *goc_ctx_done(goc_ctx *ctx) {
 /* ctx's deadline has passed, and its timer may not have fired: no goc_run
    runs timers, or a goroutine keeps the only P without a switch. Cancels
    the context whose timer it is, as that timer would, and returns ctx's
-   error. The caller holds a reference on ctx, and ctx on its ancestors. */
+   error. The caller holds a reference on ctx, and ctx on its ancestors,
+   and no lock: this may yield until the timer's goroutine has run. */
 static int deadline_passed(goc_ctx *ctx) {
     goc_ctx *c = ctx;
     while (c && !(c->kind == CTX_TIMER && c->deadline == ctx->deadline))
@@ -676,7 +677,11 @@ int goc__ctx_park(goc_ctx *ctx, goc__parker *pk, bool (*unlock)(void *), void *a
     goc_ctx *o = ctx->owner;
     if (!o)
         return goc__parker_park(pk, unlock, arg, reason, deadline) ? 0 : -1;
-    if (deadline_missed(ctx))
+    /* deadline_passed may wait for the timer's goroutine, yielding: never
+       with the caller's lock held (goroutines spinning on it could keep
+       every P, and that goroutine would never run). With a lock, the park
+       below times out at once and does it after unlocking. */
+    if (!unlock && deadline_missed(ctx))
         deadline_passed(ctx); /* then err is set: returned below */
     /* Wake at the context's deadline too, if it comes first: its timer
        may not fire in time (see deadline_passed). */
