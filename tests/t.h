@@ -5,7 +5,10 @@
  *   main goroutine when they can).
  * - A child case is a program that must die: t_child() re-runs this binary
  *   with "--child NAME" (and extra environment), captures its stderr and
- *   returns its exit status, so misuse tests check message and status.
+ *   returns its exit status, so misuse tests check message and status. A
+ *   child still running after t_child_timeout() seconds gets SIGQUIT, so
+ *   that a hang fails its test with goc's goroutine dump in the stderr the
+ *   test prints, instead of running into CTest's timeout with no trace.
  * - Each program ends with "N passed, N failed" (and exits non-zero on any
  *   failure); CTest's summary closes the whole run.
  */
@@ -18,8 +21,11 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <poll.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 /* T_TSAN: built with ThreadSanitizer, whose per-goroutine state is large. */
@@ -57,6 +63,21 @@ typedef struct t_case {
 } t_case;
 
 static char t_self[4096];
+
+/* Seconds a child may run (GOC_TEST_CHILD_TIMEOUT; longer under an emulator). */
+static inline int t_child_timeout(void) {
+    const char *v = getenv("GOC_TEST_CHILD_TIMEOUT");
+    if (v && atoi(v) > 0)
+        return atoi(v);
+    const char *emu = getenv("GOC_TEST_EMULATOR");
+    return emu && *emu ? 400 : 200;
+}
+
+static inline double t_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
 
 /* Runs "--child name" with extra environment ("A=1 B=2", may be NULL). Puts
    its stderr (NUL-terminated, malloc'd) in *err. Returns the exit status, or
@@ -100,7 +121,31 @@ static inline int t_child(const char *name, const char *env, char **err) {
     size_t cap = 4096, len = 0;
     char *buf = malloc(cap);
     ssize_t n;
-    while ((n = read(pfd[0], buf + len, cap - len - 1)) > 0) {
+    /* SIGQUIT at the timeout (the child dumps its goroutines and exits),
+       SIGKILL 20 s later if it still has not. */
+    double quit_at = t_seconds() + t_child_timeout(), kill_at = 0;
+    for (;;) {
+        double now = t_seconds(), until = kill_at ? kill_at : quit_at;
+        struct pollfd pf = {.fd = pfd[0], .events = POLLIN};
+        int r = poll(&pf, 1, now < until ? (int)((until - now) * 1000) + 1 : 0);
+        if (r < 0)
+            continue; /* EINTR */
+        if (r == 0) {
+            if (t_seconds() < until)
+                continue;
+            if (!kill_at) {
+                fprintf(stderr, "child %s still running after %d s: SIGQUIT\n", name,
+                        t_child_timeout());
+                kill(pid, SIGQUIT);
+                kill_at = t_seconds() + 20;
+            } else {
+                kill(pid, SIGKILL);
+                kill_at = t_seconds() + 3600;
+            }
+            continue;
+        }
+        if ((n = read(pfd[0], buf + len, cap - len - 1)) <= 0)
+            break;
         len += (size_t)n;
         if (cap - len < 2) {
             cap *= 2;

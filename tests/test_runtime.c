@@ -1180,6 +1180,39 @@ static int recurse(int n) {
     return recurse(n - 1) + buf[0];
 }
 
+/* Guarded or not, a default stack holds its 256 KiB less two pages and
+   8 KiB of frames (one page is the guard, or the page an unguarded slot
+   leaves out; the rest is for the G record and slack): 240 KiB with 4 KiB
+   pages. */
+__attribute__((noinline)) static int room_rec(int n) {
+    volatile char buf[4000];
+    for (int i = 0; i < (int)sizeof buf; i++)
+        buf[i] = (char)(n | 1);
+    if (n == 0) {
+        goc_yield(); /* a switch checks the canary of an unguarded stack */
+        return buf[0];
+    }
+    return room_rec(n - 1) + buf[0];
+}
+static _Atomic int room_sum;
+static void room_fn(void *arg) {
+    (void)arg;
+    long page = sysconf(_SC_PAGESIZE);
+    long frames = (256 * 1024 - 2 * page - 8 * 1024) / 4096; /* room_rec(n) makes n + 1 */
+    atomic_store(&room_sum, room_rec((int)frames - 1));
+}
+static int room_main(void *arg) {
+    (void)arg;
+    goc_wg wg = {0};
+    for (int i = 0; i < 4; i++)
+        goc_wg_go(&wg, room_fn, NULL);
+    goc_wg_wait(&wg);
+    return atomic_load(&room_sum) > 0 ? 0 : 1;
+}
+static void child_room(void) {
+    exit(goc_run(room_main, NULL));
+}
+
 static void overflow_fn(void *arg) {
     (void)arg;
     recurse(1 << 20); /* a gigabyte of frames: past any stack */
@@ -1236,6 +1269,36 @@ static int quit_main(void *arg) {
 }
 static void child_quit(void) {
     goc_run(quit_main, NULL);
+}
+
+/* Spins for ever: the harness's watchdog must stop it with a dump. */
+static _Atomic int hang_never;
+static int hang_main(void *arg) {
+    (void)arg;
+    goc_wg_add(&dump_gate, 1);
+    goc_go_opts(dump_waiter, NULL, &(goc_go_options){.name = "beside the hang"});
+    while (!atomic_load(&hang_never)) {
+    }
+    return 0;
+}
+static void child_hang(void) {
+    goc_run(hang_main, NULL);
+}
+
+/* A child that hangs fails its test with a goroutine dump, not CTest's
+   timeout: the harness sends SIGQUIT after GOC_TEST_CHILD_TIMEOUT s. */
+static void test_child_watchdog(void) {
+    char *old = getenv("GOC_TEST_CHILD_TIMEOUT");
+    old = old ? strdup(old) : NULL;
+    setenv("GOC_TEST_CHILD_TIMEOUT", "1", 1);
+    T_CHILD_DIES("hang", NULL, 2, "SIGQUIT: quit");
+    T_CHILD_DIES("hang", NULL, 2, "name \"beside the hang\"");
+    if (old) {
+        setenv("GOC_TEST_CHILD_TIMEOUT", old, 1);
+        free(old);
+    } else {
+        unsetenv("GOC_TEST_CHILD_TIMEOUT");
+    }
 }
 
 static int leaks_main(void *arg) {
@@ -1297,6 +1360,8 @@ static void test_misuse(void) {
     T_CHILD_DIES("timers_note", NULL, 3, "only 1 pending timer keeps the program alive");
 #if !defined(GOC_SANITIZER_BUILD)
     /* Under ASan and TSan the sanitizers claim the stack overflow first. */
+    T_CHILD_DIES("room", NULL, 0, "");
+    T_CHILD_DIES("room", "GOC_DEBUG=guards=0", 0, "");
     T_CHILD_DIES("overflow", NULL, 2, "fatal error: stack overflow");
     T_CHILD_DIES("overflow", NULL, 2, "overflow.c:3");
     /* Unguarded and never switching: the recursion runs through the slab
@@ -1316,13 +1381,13 @@ int main(int argc, char **argv) {
         T_CASE(test_spawn_storm_one_p), T_CASE(test_fairness_respawn), T_CASE(test_fairness_chain), T_CASE(test_fairness_yielders), T_CASE(test_tree_depth_first), T_CASE(test_parallel_threads),   T_CASE(test_go_copy),
         T_CASE(test_pthread_waits_wg), T_CASE(test_sleep_parks),        T_CASE(test_many_sleepers),
         T_CASE(test_yield),            T_CASE(test_errno_preserved),    T_CASE(test_maxprocs_runtime), T_CASE(test_retired_timers), T_CASE(test_solo_then_grow), T_CASE(test_runnext_taken), T_CASE(test_retired_queue), T_CASE(test_plain_thread_timed_wait), T_CASE(test_blocking_handoff),
-        T_CASE(test_dump),             T_CASE(test_shuffle_stress),
+        T_CASE(test_dump),             T_CASE(test_child_watchdog),   T_CASE(test_shuffle_stress),
         T_CASE(test_misuse),
     };
     static const t_case children[] = {
         {"deadlock", child_deadlock}, {"deadlock_two", child_deadlock_two},
-        {"negative_wg", child_negative_wg}, {"overflow", child_overflow},
-        {"canary", child_canary}, {"quit", child_quit}, {"panic", child_panic},
+        {"negative_wg", child_negative_wg}, {"overflow", child_overflow}, {"room", child_room},
+        {"canary", child_canary}, {"quit", child_quit}, {"hang", child_hang}, {"panic", child_panic},
         {"tree", child_tree}, {"leaks", child_leaks}, {"timers_note", child_timers_note},
     };
     return T_RUN(cases, children);

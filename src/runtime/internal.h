@@ -238,7 +238,8 @@ struct goc__g {
     goc__g *allnext;                /* all Gs ever made; never unlinked (Gs are reused) */
     char *stack_lo;                 /* lowest usable byte (above the guard page, if any) */
     char *stack_hi;                 /* top of the usable stack (the G record starts here) */
-    size_t stack_size;              /* mapping size, guard and G record included */
+    size_t stack_size;              /* size class: the mapping, guard and G record included
+                                       (an unguarded slab slot is a page less: stack.c) */
     char *map_lo;                   /* start of the mapping */
     bool guarded;                   /* has a PROT_NONE guard page below stack_lo */
     bool from_slab;                 /* carved from a slab: never unmapped */
