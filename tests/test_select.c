@@ -331,43 +331,62 @@ static int close_main(void *arg) {
     return 0;
 }
 
-/* ---- the peer frees the channel as soon as its send returned ---- */
+/* ---- the peer frees the channel as soon as its send (or close) returned:
+   the woken select must touch it no more (ASan reports it if it does) ---- */
+
+enum { FREE_AFTER_SEND, FREE_AFTER_CLOSE, FREE_BESIDE_TIMER };
 
 typedef struct free_race {
     goc_chan *c, *d, *done;
+    int mode;
 } free_race;
 
 static void free_race_selector(void *arg) {
     free_race *fr = arg;
-    int v = 0;
-    goc_case cs[] = {goc_case_recv(fr->c, &v, NULL), goc_case_recv(fr->d, NULL, NULL)};
+    int v = 5;
+    bool ok = false;
+    goc_case cs[] = {goc_case_recv(fr->c, &v, &ok), goc_case_recv(fr->d, NULL, NULL)};
     int i = goc_select(cs, 2);
     /* c may already be freed here: only the result may be used */
-    int r = (i == 0 && v == 7) ? 1 : 0;
+    int r = fr->mode == FREE_AFTER_CLOSE ? (i == 0 && v == 0 && !ok) : (i == 0 && v == 7 && ok);
     goc_send(fr->done, r);
 }
 
 static int free_race_main(void *arg) {
-    (void)arg;
-    int n = 2000, good = 0;
+    int mode = (int)(intptr_t)arg;
+    int n = mode == FREE_AFTER_SEND ? 2000 : 300, good = 0;
     goc_chan *done = goc_chan_of(int, 1);
+    goc_timer *t = mode == FREE_BESIDE_TIMER ? goc_timer_new(GOC_HOUR) : NULL;
     for (int k = 0; k < n; k++) {
-        free_race fr = {goc_chan_of(int, 0), goc_chan_of(int, 0), done};
+        free_race fr = {goc_chan_of(int, 0), t ? goc_timer_chan(t) : goc_chan_of(int, 0), done,
+                        mode};
         go(free_race_selector, &fr);
-        goc_send(fr.c, 7);
-        goc_chan_free(fr.c); /* allowed: our send has completed */
+        /* A close may come only once the select is under way: parked, so
+           that the close wakes it (a send waits for it by itself). */
+        if (mode != FREE_AFTER_SEND)
+            t_wait_parked("select", 1);
+        if (mode == FREE_AFTER_CLOSE)
+            goc_chan_close(fr.c);
+        else
+            goc_send(fr.c, 7);
+        goc_chan_free(fr.c); /* allowed: our send or close has completed */
         int r = 0;
         goc_recv(done, &r);
         good += r;
-        goc_chan_free(fr.d);
+        if (!t)
+            goc_chan_free(fr.d);
     }
+    if (t)
+        goc_timer_free(t);
     goc_chan_free(done);
     T_CHECK_EQ(good, n);
     return 0;
 }
 
 static void test_free_after_send(void) {
-    T_CHECK_EQ(goc_run(free_race_main, NULL), 0);
+    T_CHECK_EQ(goc_run(free_race_main, (void *)(intptr_t)FREE_AFTER_SEND), 0);
+    T_CHECK_EQ(goc_run(free_race_main, (void *)(intptr_t)FREE_AFTER_CLOSE), 0);
+    T_CHECK_EQ(goc_run(free_race_main, (void *)(intptr_t)FREE_BESIDE_TIMER), 0);
 }
 
 static void test_close_wakes_select(void) {

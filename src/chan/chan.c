@@ -468,6 +468,11 @@ void goc_chan_close(goc_chan *c) {
        wake them without the lock. */
     chan_waiter *list = NULL, *s;
     while ((s = goc__chan_dequeue(&c->recvq))) {
+        /* Zero the receiver's variable here, as Go's closechan does: once
+           woken it must not touch c, which may be freed as soon as this
+           returns. Claimed by the dequeue, so nobody else writes there. */
+        if (s->elem && c->elem_size)
+            memset(s->elem, 0, c->elem_size);
         set_result(s, false);
         s->next = list;
         list = s;

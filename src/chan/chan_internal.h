@@ -32,6 +32,8 @@ typedef struct chan_waiter {
                                 clearing is the last touch of whoever unlinks it, so a
                                 select that reads false (acquire) may leave that
                                 channel alone: the peer may have freed it already */
+    bool timer_blocked;      /* select: its case blocked a timer channel's timer (read
+                                after the wake instead of the channel, which may be gone) */
 } chan_waiter;
 
 /* What a blocked goroutine or thread waits on: one parker for all its

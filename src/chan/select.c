@@ -332,7 +332,8 @@ static int do_select(goc_case *cases, size_t n, bool block, bool ordered) {
         wt->case_index = (int)i;
         goc_chan *c = cases[i]._chan;
         goc__chan_enqueue(cases[i]._kind == GOC_CASE_SEND_ ? &c->sendq : &c->recvq, wt);
-        if (GOC_UNLIKELY(c->timer) && cases[i]._kind == GOC_CASE_RECV_)
+        wt->timer_blocked = GOC_UNLIKELY(c->timer) && cases[i]._kind == GOC_CASE_RECV_;
+        if (wt->timer_blocked)
             goc__timerchan_block(c->timer); /* its timer enters a heap while we wait */
     }
     goc__parker_park(&w.pk, sel_unlock_cb, &s, "select", deadline);
@@ -366,11 +367,10 @@ static int do_select(goc_case *cases, size_t n, bool block, bool ordered) {
        which takes its channel's lock). A timer that fired while another
        case won found our waiter claimed and left its value buffered. */
     if (GOC_UNLIKELY(ntimers > 0)) {
-        for (size_t k = 0; k < nlock; k++) {
-            goc_case *cs = &cases[lockorder[k]];
-            if (cs->_kind == GOC_CASE_RECV_ && cs->_chan->timer)
-                goc__timerchan_unblock(cs->_chan->timer);
-        }
+        /* only timer channels: another case's channel may be freed by now */
+        for (size_t k = 0; k < nlock; k++)
+            if (waiters[k].timer_blocked)
+                goc__timerchan_unblock(cases[lockorder[k]]._chan->timer);
     }
     /* w.fired points into waiters, which live in heap past 64 cases */
     int i = w.fired ? w.fired->case_index : -1;
@@ -381,8 +381,9 @@ static int do_select(goc_case *cases, size_t n, bool block, bool ordered) {
     if (cases[i]._kind == GOC_CASE_SEND_) {
         if (!w.success)
             goc__chan_panic_send_closed();
-    } else {
-        recv_done(&cases[i], w.success);
+    } else if (cases[i]._ok) {
+        /* a close zeroed the variable already: c may be freed by now */
+        *cases[i]._ok = w.success;
     }
     return i;
 }

@@ -115,7 +115,7 @@ static void print_pc(FILE *out, uintptr_t pc) {
     }
 }
 
-GOC_NO_TSAN static void walk(FILE *out, uintptr_t fp, uintptr_t pc, uintptr_t lo, uintptr_t hi) {
+GOC_NO_SAN_WALK static void walk(FILE *out, uintptr_t fp, uintptr_t pc, uintptr_t lo, uintptr_t hi) {
     for (int i = 0; i < MAX_FRAMES && pc; i++) {
         print_pc(out, pc);
         if (fp < lo || fp + 16 > hi || (fp & 7))
@@ -129,7 +129,7 @@ GOC_NO_TSAN static void walk(FILE *out, uintptr_t fp, uintptr_t pc, uintptr_t lo
     }
 }
 
-GOC_NO_TSAN static void backtrace_parked(FILE *out, goc__g *g) {
+GOC_NO_SAN_WALK static void backtrace_parked(FILE *out, goc__g *g) {
     uintptr_t *sp = g->sp;
     if (!sp)
         return;

@@ -50,6 +50,9 @@
 /* Dumps read other goroutines' records without synchronising, on purpose
    (they may run from a fatal error holding any lock): keep TSan out of them. */
 #define GOC_NO_TSAN __attribute__((no_sanitize("thread")))
+/* ...and a backtrace reads another goroutine's frames, redzones included,
+   while it may be running: keep ASan out of that too. */
+#define GOC_NO_SAN_WALK __attribute__((no_sanitize("thread"))) __attribute__((no_sanitize("address")))
 
 /* ============================ For the layers above ======================= */
 
