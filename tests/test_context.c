@@ -684,6 +684,12 @@ static int sleep_ctx_main(void *arg) {
     t0 = goc_now();
     T_CHECK_EQ(goc_sleep_ctx(c, LONG_WAIT), ECANCELED);
     T_CHECK(goc_now() - t0 < LONG_WAIT / 2);
+    /* a duration past the clock's range (UBSan checks the sum) */
+    goc_ctx *c2 = goc_ctx_with_cancel(goc_ctx_background());
+    goc_wg_add(&helpers, 1);
+    go(cancel_after, goc_ctx_retain(c2));
+    T_CHECK_EQ(goc_sleep_ctx(c2, INT64_MAX), ECANCELED);
+    goc_ctx_release(c2);
     /* already done: at once */
     T_CHECK_EQ(goc_sleep_ctx(c, LONG_WAIT), ECANCELED);
     T_CHECK_EQ(goc_sleep_ctx(c, 0), ECANCELED);

@@ -637,6 +637,10 @@ static int cond_wait_until_main(void *arg) {
     /* A deadline in the past: returns false at once, L locked again. */
     goc_mutex_lock(&s.m);
     T_CHECK(!goc_cond_wait_until(&s.c, goc_now() - 1));
+    /* Any negative instant is in the past too (the clock counts from boot):
+       not "no deadline", which would wait for ever here. */
+    T_CHECK(!goc_cond_wait_until(&s.c, -1));
+    T_CHECK(!goc_cond_wait_until(&s.c, INT64_MIN));
     goc_mutex_unlock(&s.m);
     /* Timed waiters that expire do not swallow signals meant for others. */
     for (int round = 0; round < 20; round++) {

@@ -738,7 +738,10 @@ int goc_sleep_ctx(goc_ctx *ctx, goc_duration d) {
         goc_yield();
         return 0;
     }
-    int64_t deadline = goc_now() + d;
+    int64_t now = goc_now();
+    /* clamped, as goc_sleep: a timer that never fires (a pending timer, as
+       in Go, not a deadlock) */
+    int64_t deadline = d > INT64_MAX - now ? INT64_MAX : now + d;
     goc__parker pk;
     goc__parker_init(&pk);
     int r = goc__ctx_park(ctx, &pk, NULL, NULL, "sleep", deadline);

@@ -68,7 +68,8 @@ void goc_cond_init(goc_cond *c, goc_mutex *l) {
     c->_head = c->_tail = NULL;
 }
 
-bool goc_cond_wait_until(goc_cond *c, int64_t deadline) {
+/* deadline: goc_now's clock, -1 for none (goc_cond_wait). */
+static bool cond_wait(goc_cond *c, int64_t deadline) {
     if (!c->L)
         goc_panic("sync: Cond.Wait with a NULL L");
     cond_waiter w = {.parked = false, .signalled = false};
@@ -98,8 +99,14 @@ bool goc_cond_wait_until(goc_cond *c, int64_t deadline) {
     return ok;
 }
 
+bool goc_cond_wait_until(goc_cond *c, int64_t deadline) {
+    /* every negative instant is in the past (the clock counts from boot);
+       only goc_cond_wait waits with none */
+    return cond_wait(c, deadline < 0 ? 0 : deadline);
+}
+
 void goc_cond_wait(goc_cond *c) {
-    goc_cond_wait_until(c, -1);
+    cond_wait(c, -1);
 }
 
 /* c->_lock held. Takes the oldest waiter that can still be signalled off the
