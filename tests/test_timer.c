@@ -11,6 +11,7 @@
  * always done with a channel or a WaitGroup. Tolerances are wide: the
  * machine may be a loaded 2-core VM. */
 #include "t.h"
+#include <errno.h>
 #include <pthread.h>
 
 #if defined(GOC_SANITIZER_BUILD) || defined(GOC_TEST_SLOW)
@@ -796,6 +797,68 @@ static void test_misuse(void) {
     T_CHILD_DIES("bad_ticker", NULL, 2, "panic: non-positive interval for NewTicker");
     T_CHILD_DIES("bad_reset", NULL, 2, "panic: non-positive interval for Ticker.Reset");
     T_CHILD_DIES("stopped_deadlock", NULL, 2, "fatal error: all goroutines are asleep - deadlock!");
+    T_CHILD_DIES("abandoned_sleeper", NULL, 2, "fatal error: all goroutines are asleep - deadlock!");
+}
+
+/* ---- timers made outside goc_run are the program's: a run runs them ---- */
+
+static _Atomic int before_ran;
+static void before_fn(void *arg) {
+    (void)arg;
+    atomic_fetch_add(&before_ran, 1);
+}
+static goc_timer *before_timer;
+static goc_ctx *before_ctx;
+
+static int before_run_main(void *arg) {
+    (void)arg;
+    /* Made before this run: the AfterFunc runs, the context times out. */
+    T_CHECK_EQ(goc_chan_recv(goc_ctx_done(before_ctx), NULL), false);
+    T_CHECK_EQ(goc_ctx_err(before_ctx), ETIMEDOUT);
+    while (!atomic_load(&before_ran))
+        goc_sleep(GOC_MILLISECOND);
+    T_CHECK(!goc_timer_stop(before_timer)); /* it ran: nothing to stop */
+    return 0;
+}
+
+static void hour_sleeper(void *arg) {
+    (void)arg;
+    goc_sleep(GOC_HOUR);
+}
+static int abandon_sleeper_main(void *arg) {
+    (void)arg;
+    go(hour_sleeper, NULL);
+    t_wait_parked("sleep", 1); /* asleep, with its timer in a heap */
+    return 0;
+}
+static int recv_forever_main(void *arg) {
+    goc_chan_recv(arg, NULL);
+    return 0;
+}
+
+static void test_made_before_run(void) {
+    atomic_store(&before_ran, 0);
+    before_timer = goc_after_func(5 * GOC_MILLISECOND, before_fn, NULL);
+    before_ctx = goc_ctx_with_timeout(goc_ctx_background(), 10 * GOC_MILLISECOND);
+    T_CHECK_EQ(goc_run(before_run_main, NULL), 0);
+    goc_timer_free(before_timer);
+    goc_ctx_release(before_ctx);
+    /* ...and between two runs */
+    atomic_store(&before_ran, 0);
+    T_CHECK_EQ(goc_run(abandon_sleeper_main, NULL), 0);
+    before_timer = goc_after_func(5 * GOC_MILLISECOND, before_fn, NULL);
+    before_ctx = goc_ctx_with_timeout(goc_ctx_background(), 10 * GOC_MILLISECOND);
+    T_CHECK_EQ(goc_run(before_run_main, NULL), 0);
+    goc_timer_free(before_timer);
+    goc_ctx_release(before_ctx);
+}
+
+/* A goroutine an earlier run abandoned in a long sleep does not keep a
+   deadlock of the next run from being reported. */
+static void child_abandoned_sleeper(void) {
+    goc_run(abandon_sleeper_main, NULL);
+    goc_chan *c = goc_chan_make(0, 0);
+    goc_run(recv_forever_main, c);
 }
 
 int main(int argc, char **argv) {
@@ -806,12 +869,13 @@ int main(int argc, char **argv) {
         T_CASE(test_ticker_readers),   T_CASE(test_select_other), T_CASE(test_reset_blocked),
         T_CASE(test_stop_poll),        T_CASE(test_thread_select), T_CASE(test_no_run),
         T_CASE(test_after_func),       T_CASE(test_after_many),  T_CASE(test_heap_churn), T_CASE(test_ticker),
-        T_CASE(test_misuse),
+        T_CASE(test_made_before_run),  T_CASE(test_misuse),
     };
     static const t_case children[] = {
         {"bad_ticker", child_bad_ticker},
         {"bad_reset", child_bad_reset},
         {"stopped_deadlock", child_stopped_deadlock},
+        {"abandoned_sleeper", child_abandoned_sleeper},
     };
     return T_RUN(cases, children);
 }

@@ -402,7 +402,8 @@ GOC_HIDDEN size_t goc__stack_default(void);
 /* timers (runtime side) */
 GOC_HIDDEN int64_t goc__timers_run(goc__p *p, int64_t now);  /* runs expired; returns next when */
 GOC_HIDDEN int64_t goc__timers_earliest(void);                /* over all Ps */
-GOC_HIDDEN void goc__timers_clear(goc__p *p);
+/* Takes the timers for which drop is true out of p's heap (they never fire). */
+GOC_HIDDEN void goc__timers_drop(goc__p *p, bool (*drop)(goc__timer *));
 GOC_HIDDEN int64_t goc__timers_move(goc__p *from, goc__p *to); /* returns the earliest moved */
 GOC_HIDDEN void goc__timers_wake(int64_t when);               /* a new earliest timer */
 GOC_HIDDEN int64_t goc__timers_count(void);

@@ -1888,6 +1888,20 @@ static void main_finished(goc__g *g) {
     goc__futex_wake(&goc__sched.main_done, 1);
 }
 
+static void parker_timeout(goc__timer *t, void *arg);
+
+/* A timer of a goroutine an earlier run abandoned, parked with a deadline:
+   it could only ready a G that is never made ready again, and while it
+   waits in a heap it would keep a deadlock of this run from being seen.
+   Every other timer (a goc_timer, AfterFunc, a context's deadline, made
+   before this run or in an earlier one) stays: it belongs to the program. */
+static bool abandoned_timer(goc__timer *t) {
+    if (t->fn != parker_timeout)
+        return false;
+    goc__g *g = ((goc__parker *)t->arg)->g;
+    return g && g->epoch != atomic_load_explicit(&goc__sched.epoch, memory_order_relaxed);
+}
+
 int goc_run(int (*main_fn)(void *), void *arg) {
     if (goc__curg())
         goc__fatal("goc_run called from a goroutine");
@@ -1907,7 +1921,7 @@ int goc_run(int (*main_fn)(void *), void *arg) {
         usleep(100);
     }
     for (int i = 0; i < atomic_load(&goc__sched.nallp); i++) {
-        goc__timers_clear(goc__sched.allp[i]);
+        goc__timers_drop(goc__sched.allp[i], abandoned_timer);
         goc__sched.allp[i]->goid_next = goc__sched.allp[i]->goid_end = 0;
     }
     set_num_goroutines(atomic_load(&goc__sched.runq_size));

@@ -302,15 +302,19 @@ int64_t goc__timers_count(void) {
 }
 
 /* Drops every timer of a finished goc_run (their owners were abandoned). */
-void goc__timers_clear(goc__p *p) {
+void goc__timers_drop(goc__p *p, bool (*drop)(goc__timer *)) {
     goc__lock_acquire(&p->timers_lock);
-    for (int i = 0; i < p->ntimers; i++) {
-        goc__timer *t = heap_timer(p, i);
-        t->idx = -1;
-        atomic_store_explicit(&t->p, NULL, memory_order_relaxed);
-    }
-    p->ntimers = 0;
-    refs_free_from(p, 0);
+    /* collected first: each removal reorders the heap */
+    goc__timer **out = p->ntimers ? malloc((size_t)p->ntimers * sizeof *out) : NULL;
+    int n = 0;
+    if (p->ntimers && !out)
+        goc__fatal("out of memory dropping timers");
+    for (int i = 0; i < p->ntimers; i++)
+        if (drop(heap_timer(p, i)))
+            out[n++] = heap_timer(p, i);
+    for (int k = 0; k < n; k++)
+        heap_remove(p, p->timer_refs[out[k]->idx].pos);
     update_timer0(p);
     goc__lock_release(&p->timers_lock);
+    free(out);
 }
