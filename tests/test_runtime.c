@@ -1146,6 +1146,68 @@ static void child_deadlock(void) {
     goc_run(deadlock_main, NULL);
 }
 
+/* A thread that used goc (a send that did not block) and then exits while
+   main waits for a second value nobody can send: a deadlock, seen once the
+   thread is gone (sysmon looks again while only unknown threads rule it
+   out). */
+static goc_chan *exit_thread_ch;
+static void *exit_thread_fn(void *arg) {
+    (void)arg;
+    int v = 1;
+    goc_chan_send(exit_thread_ch, &v);
+    /* Exit only once main waits for the second value: while this thread
+       lives, it rules the deadlock out. */
+    while (t_parked_for("chan receive") < 1)
+        usleep(1000);
+    return NULL;
+}
+static int thread_exit_deadlock_main(void *arg) {
+    (void)arg;
+    exit_thread_ch = goc_chan_of(int, 4);
+    pthread_t t;
+    pthread_create(&t, NULL, exit_thread_fn, NULL);
+    pthread_detach(t);
+    int v;
+    goc_recv(exit_thread_ch, &v);
+    goc_recv(exit_thread_ch, &v); /* nobody will send */
+    return 0;
+}
+static void child_thread_exit_deadlock(void) {
+    goc_run(thread_exit_deadlock_main, NULL);
+}
+
+/* A thread the program started before goc_run, busy outside goc between its
+   sends, is a potential waker: no false deadlock while it works. */
+static goc_chan *pre_ch;
+static void *pre_thread_fn(void *arg) {
+    (void)arg;
+    for (int i = 1; i <= 4; i++) {
+        goc_chan_send(pre_ch, &i); /* buffered: never blocks */
+        usleep(60 * 1000);         /* the thread's own work: longer than a deadlock check */
+    }
+    goc_chan_close(pre_ch);
+    return NULL;
+}
+static int pre_thread_main(void *arg) {
+    (void)arg;
+    int v, sum = 0;
+    goc_chan_range(pre_ch, v) sum += v;
+    return sum == 10 ? 0 : 1;
+}
+static void child_pre_thread(void) {
+#if defined(T_TSAN)
+    /* Under TSan, threads from before goc starts are taken for TSan's own
+       (src/runtime/sched.c): start it first. */
+    goc_maxprocs(0);
+#endif
+    pre_ch = goc_chan_of(int, 16);
+    pthread_t t;
+    pthread_create(&t, NULL, pre_thread_fn, NULL);
+    int rc = goc_run(pre_thread_main, NULL);
+    pthread_join(t, NULL);
+    exit(rc);
+}
+
 static void deadlock_other(void *arg) {
     goc_wg_wait(arg);
 }
@@ -1354,6 +1416,8 @@ static void test_misuse(void) {
     T_CHILD_DIES("deadlock", NULL, 2, "fatal error: all goroutines are asleep - deadlock!");
     T_CHILD_DIES("deadlock", NULL, 2, "goroutine 1 [sync.WaitGroup.Wait]:");
     T_CHILD_DIES("deadlock_two", NULL, 2, "fatal error: all goroutines are asleep - deadlock!");
+    T_CHILD_DIES("thread_exit_deadlock", NULL, 2, "fatal error: all goroutines are asleep - deadlock!");
+    T_CHILD_DIES("pre_thread", NULL, 0, "");
     T_CHILD_DIES("negative_wg", NULL, 2, "panic: sync: negative WaitGroup counter");
     T_CHILD_DIES("panic", NULL, 2, "panic: boom 42");
     T_CHILD_DIES("quit", NULL, 2, "SIGQUIT: quit");
@@ -1390,7 +1454,8 @@ int main(int argc, char **argv) {
     static const t_case children[] = {
         {"deadlock", child_deadlock}, {"deadlock_two", child_deadlock_two},
         {"negative_wg", child_negative_wg}, {"overflow", child_overflow}, {"room", child_room},
-        {"canary", child_canary}, {"quit", child_quit}, {"hang", child_hang}, {"panic", child_panic},
+        {"canary", child_canary}, {"quit", child_quit}, {"thread_exit_deadlock", child_thread_exit_deadlock},
+        {"pre_thread", child_pre_thread}, {"hang", child_hang}, {"panic", child_panic},
         {"tree", child_tree}, {"leaks", child_leaks}, {"timers_note", child_timers_note},
     };
     return T_RUN(cases, children);

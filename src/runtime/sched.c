@@ -882,7 +882,7 @@ static void reset_spinning(goc__m *m) {
         wakep(); /* we were the last spinner and found work: there may be more */
 }
 
-static void check_dead(void);
+static void check_dead(bool from_sysmon);
 static void stopm(goc__m *m);
 
 #define PREFAULT_BATCH 8     /* stacks an idle M faults in before it looks for work again */
@@ -1032,7 +1032,7 @@ static goc__g *findrunnable(goc__m *m) {
             if (m->p)
                 continue;
         }
-        check_dead();
+        check_dead(false);
         stopm(m);
     }
 }
@@ -1175,10 +1175,13 @@ void goc__timers_wake(int64_t when) {
 /* ------------------------------------------------------------------------ */
 /* Deadlock detection.                                                      */
 
-/* Threads that existed before goc started, other than the one that started
-   it: a sanitizer's or an emulator's helpers (TSan, qemu-user) or the
-   program's own. They are taken as unrelated to goroutines. */
-static long base_threads;
+/* Threads taken as unrelated to goroutines: those the process had when it
+   loaded goc, other than the one that loaded it (an emulator's helpers,
+   qemu-user's; a library's), and under TSan those it had when goc started
+   (TSan's helper starts with the first pthread_create). A thread the program
+   makes later is a potential waker until it blocks in goc: it may be about
+   to send (a false deadlock would kill a correct program). */
+static long base_threads, load_threads = -1;
 
 static long count_threads(void) {
     FILE *f = fopen("/proc/self/status", "r");
@@ -1193,11 +1196,17 @@ static long count_threads(void) {
     return threads;
 }
 
+/* Counted when goc is loaded, before main runs, in the loading thread. */
+__attribute__((constructor)) static void count_load_threads(void) {
+    long n = count_threads();
+    load_threads = n > 0 ? n - 1 : 0;
+}
+
 /* Whether the process has threads goc does not know of: a pthread that has
    not yet used goc may still wake goroutines (unlock a mutex they wait for,
    send on a channel), so their presence rules a deadlock out. Known: the
-   threads from before goc started, the Ms, sysmon, and plain threads blocked
-   in goc (goc_run's caller among them). */
+   base threads, the Ms, sysmon, and plain threads blocked in goc
+   (goc_run's caller among them). */
 static bool unknown_threads(void) {
     long threads = count_threads();
     if (threads < 0)
@@ -1227,7 +1236,7 @@ static uint64_t progress_snapshot(void) {
 /* Whether nothing can run: every P idle, no queued goroutine, nobody in a
    blocking section, on the network or on a timer, no plain thread that could
    wake anyone. */
-static bool looks_dead(void) {
+static bool looks_dead(bool *threads_only) {
     goc__lock_acquire(&goc__sched.lock);
     int gmp = atomic_load(&goc__sched.gomaxprocs);
     bool dead = atomic_load(&goc__sched.npidle) >= gmp &&
@@ -1240,17 +1249,32 @@ static bool looks_dead(void) {
         if (!goc__sched.allp[i]->idle || !runq_empty(goc__sched.allp[i]))
             dead = false;
     goc__lock_release(&goc__sched.lock);
-    return dead && goc__timers_count() == 0 && !unknown_threads();
+    if (!dead || goc__timers_count() != 0)
+        return false;
+    if (unknown_threads()) {
+        *threads_only = true;
+        return false;
+    }
+    return true;
 }
 
 #define DEADLOCK_CONFIRM_ROUNDS 3            /* checks, 10 ms apart, that must all agree */
 #define DEADLOCK_CONFIRM_NS (10 * GOC_MILLISECOND)
 
-static void check_dead(void) {
+static void deadcheck_poll_start(bool from_sysmon);
+
+/* from_sysmon: called by sysmon itself, which then polls on its own. */
+static void check_dead(bool from_sysmon) {
     if (!atomic_load(&goc__sched.running) || atomic_load(&goc__sched.main_done))
         return;
-    if (!looks_dead())
+    bool threads_only = false;
+    if (!looks_dead(&threads_only)) {
+        /* Only threads goc does not know of rule it out: one that exits
+           without a word to goc would leave the deadlock unseen. */
+        if (threads_only)
+            deadcheck_poll_start(from_sysmon);
         return;
+    }
     /* Confirm: plain threads move between "running" and "waiting in goc"
        without a lock that this check could take, so a single look can fall
        into a gap. A real deadlock stays put; anything else moves. */
@@ -1258,7 +1282,8 @@ static void check_dead(void) {
     for (int r = 0; r < DEADLOCK_CONFIRM_ROUNDS; r++) {
         struct timespec ts = {0, DEADLOCK_CONFIRM_NS};
         nanosleep(&ts, NULL);
-        if (progress_snapshot() != snap || !looks_dead() || atomic_load(&goc__sched.main_done))
+        if (progress_snapshot() != snap || !looks_dead(&threads_only) ||
+            atomic_load(&goc__sched.main_done))
             return;
     }
     if (atomic_exchange(&goc__sched.deadlock_checking, 1) == 0)
@@ -1667,6 +1692,18 @@ static bool trim_gfree(int max) {
 
 static void retake(void);
 static _Atomic bool deadcheck_req;
+/* Only threads goc does not know of rule a deadlock out: while every P is
+   idle sysmon looks again every DEADCHECK_POLL_NS (reading /proc/self/status,
+   some microseconds), since such a thread may exit without a word to goc. */
+static _Atomic bool deadcheck_poll;
+#define DEADCHECK_POLL_NS (100 * GOC_MILLISECOND)
+
+static void deadcheck_poll_start(bool from_sysmon) {
+    if (atomic_exchange(&deadcheck_poll, true) || from_sysmon)
+        return;
+    atomic_store(&sysmon_wake, 1); /* into its idle loop again, now polling */
+    goc__futex_wake(&sysmon_wake, 1);
+}
 
 /* A plain thread began to wait in goc, or ended: with every P idle that may
    complete a deadlock no M will notice (none goes idle again): sysmon looks. */
@@ -1694,10 +1731,13 @@ static void *sysmon_main(void *arg) {
             } else {
                 /* Idle: finish trimming pooled stacks slowly, then sleep. */
                 while (atomic_load(&sysmon_wake) == 0) {
-                    if (atomic_exchange(&deadcheck_req, false))
-                        check_dead();
-                    goc__futex_wait(&sysmon_wake, 0,
-                                    trim_gfree(TRIM_IDLE) ? goc_now() + 10 * GOC_MILLISECOND : -1);
+                    if (atomic_exchange(&deadcheck_req, false) ||
+                        atomic_exchange(&deadcheck_poll, false))
+                        check_dead(true); /* sets deadcheck_poll again if need be */
+                    int64_t until = trim_gfree(TRIM_IDLE) ? goc_now() + 10 * GOC_MILLISECOND : -1;
+                    if (until < 0 && atomic_load(&deadcheck_poll))
+                        until = goc_now() + DEADCHECK_POLL_NS;
+                    goc__futex_wait(&sysmon_wake, 0, until);
                 }
             }
             delay = SYSMON_MIN_US;
@@ -1812,10 +1852,14 @@ static void runtime_init_once(void) {
     if (pthread_create(&t, &attr, sysmon_main, NULL) != 0)
         goc__fatal_nodump("cannot start the sysmon thread");
     pthread_attr_destroy(&attr);
-    /* Counted after the first thread is made: TSan starts its helper then.
-       Not counted: this thread and sysmon. */
+    /* Under TSan counted after the first thread is made: TSan starts its
+       helper then. Not counted: this thread and sysmon. */
     long now = count_threads();
+#if GOC_TSAN
     base_threads = now > 2 ? now - 2 : 0;
+#else
+    base_threads = load_threads >= 0 ? load_threads : now > 2 ? now - 2 : 0;
+#endif
 }
 
 void goc__runtime_init(void) {
