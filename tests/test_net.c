@@ -15,6 +15,9 @@
 #include <pthread.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <arpa/inet.h>
+#include <poll.h>
 
 #if defined(GOC_SANITIZER_BUILD) || defined(GOC_TEST_SLOW)
 #define SCALE 4
@@ -802,13 +805,107 @@ static int close_race_main(void *arg) {
 }
 static void test_close_race(void) { goc_run(close_race_main, NULL); }
 
+/* ---- a plain thread waiting in poll(2) is woken by goc_fd_close and by its
+   dial's context, as a goroutine is ---- */
+
+static _Atomic long tw_tid;
+
+/* Whether thread tid is asleep in the kernel (state S in its stat). */
+static bool tw_sleeping(long tid) {
+    char path[64], buf[256];
+    snprintf(path, sizeof path, "/proc/self/task/%ld/stat", tid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return false;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    char *r = strrchr(buf, ')');
+    return r && r[1] == ' ' && r[2] == 'S';
+}
+static void tw_wait_asleep(void) {
+    long tid;
+    while ((tid = atomic_load(&tw_tid)) == 0 || !tw_sleeping(tid))
+        goc_yield();
+}
+
+static int tw_pipe[2];
+static void *tw_fd_waiter(void *arg) {
+    (void)arg;
+    atomic_store(&tw_tid, (long)syscall(SYS_gettid));
+    return (void *)(intptr_t)goc_fd_wait(tw_pipe[0], POLLIN, 0);
+}
+
+static char tw_addr[64];
+static goc_ctx *tw_ctx;
+static void *tw_dialer(void *arg) {
+    (void)arg;
+    atomic_store(&tw_tid, (long)syscall(SYS_gettid));
+    goc_conn *c = NULL;
+    int r = goc_dial(tw_ctx, "tcp", tw_addr, &c);
+    if (c)
+        goc_conn_close(c);
+    return (void *)(intptr_t)r;
+}
+
+static int thread_woken_main(void *arg) {
+    (void)arg;
+    /* goc_fd_close wakes it with EBADF */
+    T_CHECK_EQ(pipe(tw_pipe), 0);
+    atomic_store(&tw_tid, 0);
+    pthread_t t;
+    pthread_create(&t, NULL, tw_fd_waiter, NULL);
+    tw_wait_asleep();
+    T_CHECK_EQ(goc_fd_close(tw_pipe[0]), 0);
+    void *r;
+    goc_blocking_begin();
+    pthread_join(t, &r);
+    goc_blocking_end();
+    T_CHECK_EQ((intptr_t)r, EBADF);
+    close(tw_pipe[1]);
+
+    /* A dial whose connect cannot finish (the listener's accept queue is
+       full, so the SYN is dropped) ends with ECANCELED when its context is
+       cancelled. */
+    int ls = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in la = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    T_CHECK_EQ(bind(ls, (struct sockaddr *)&la, sizeof la), 0);
+    socklen_t sl = sizeof la;
+    getsockname(ls, (struct sockaddr *)&la, &sl);
+    T_CHECK_EQ(listen(ls, 0), 0);
+    snprintf(tw_addr, sizeof tw_addr, "127.0.0.1:%d", ntohs(la.sin_port));
+    int fill[4];
+    for (int i = 0; i < 4; i++) {
+        fill[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+        connect(fill[i], (struct sockaddr *)&la, sizeof la);
+    }
+    tw_ctx = goc_ctx_with_cancel(goc_ctx_background());
+    atomic_store(&tw_tid, 0);
+    pthread_create(&t, NULL, tw_dialer, NULL);
+    tw_wait_asleep();
+    goc_ctx_cancel(tw_ctx);
+    goc_blocking_begin();
+    pthread_join(t, &r);
+    goc_blocking_end();
+    T_CHECK_EQ((intptr_t)r, ECANCELED);
+    goc_ctx_release(tw_ctx);
+    for (int i = 0; i < 4; i++)
+        close(fill[i]);
+    close(ls);
+    return 0;
+}
+
+static void test_thread_woken(void) {
+    T_CHECK_EQ(goc_run(thread_woken_main, NULL), 0);
+}
+
 int main(int argc, char **argv) {
     static const t_case cases[] = {
         T_CASE(test_tcp_echo),     T_CASE(test_tcp6_echo),       T_CASE(test_unix_echo),
         T_CASE(test_addresses),    T_CASE(test_read_timeout),    T_CASE(test_deadline_past), T_CASE(test_bad_addresses),
         T_CASE(test_deadline_moved), T_CASE(test_close),         T_CASE(test_dial_refused),
         T_CASE(test_dial_ctx),     T_CASE(test_pipe),            T_CASE(test_plain_thread),
-        T_CASE(test_deadlock_detection), T_CASE(test_close_race),
+        T_CASE(test_deadlock_detection), T_CASE(test_close_race), T_CASE(test_thread_woken),
     };
     static const t_case children[] = {
         {"netwait_no_deadlock", child_netwait_no_deadlock},

@@ -161,6 +161,9 @@ typedef struct goc__pollfd {
     int fd;
     uint32_t seq;                   /* bumped at close: stale events are dropped */
     goc__parker *rwait, *wwait;     /* the waiting reader and writer */
+    int rthread, wthread;           /* a plain thread waiting in poll(2) to read or
+                                       write: its eventfd + 1 (0: none), written to
+                                       wake it (close, goc__pollfd_wake) */
     bool rready, wready;            /* an edge came while nobody waited */
     bool closing;
     struct goc__pollfd *link;       /* free list */

@@ -23,6 +23,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <poll.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <time.h>
@@ -82,6 +84,7 @@ goc__pollfd *goc__pollfd_open(int fd, int *err) {
     goc__lock_acquire(&pd->lock);
     pd->fd = fd;
     pd->rwait = pd->wwait = NULL;
+    pd->rthread = pd->wthread = 0;
     pd->rready = pd->wready = false;
     pd->closing = false;
     uint64_t seq = pd->seq & ((1u << SEQ_BITS) - 1);
@@ -114,10 +117,13 @@ static goc__parker *take_waiter(goc__parker **slot) {
     return pk;
 }
 
+static void thread_wake(goc__pollfd *pd, bool rd, bool wr);
+
 void goc__pollfd_evict(goc__pollfd *pd) {
     goc__lock_acquire(&pd->lock);
     pd->closing = true;
     goc__parker *r = take_waiter(&pd->rwait), *w = take_waiter(&pd->wwait);
+    thread_wake(pd, true, true);
     goc__lock_release(&pd->lock);
     if (r)
         goc__parker_wake(r);
@@ -131,6 +137,7 @@ void goc__pollfd_close(goc__pollfd *pd) {
     goc__parker *r = take_waiter(&pd->rwait), *w = take_waiter(&pd->wwait);
     int fd = pd->fd;
     pd->seq++;
+    thread_wake(pd, true, true);
     goc__lock_release(&pd->lock);
     if (r)
         goc__parker_wake(r);
@@ -144,6 +151,24 @@ void goc__pollfd_close(goc__pollfd *pd) {
     pd->link = free_list;
     free_list = pd;
     goc__lock_release(&free_lock);
+}
+
+/* pd->lock held: wakes the plain threads waiting in poll(2) for rd / wr
+   (their own poll sees the fd itself; this is for close and for
+   goc__pollfd_wake, which poll cannot see). The slot is cleared: one wake. */
+static void thread_wake(goc__pollfd *pd, bool rd, bool wr) {
+    static const uint64_t one = 1;
+    if (rd && pd->rthread) {
+        if (write(pd->rthread - 1, &one, sizeof one) < 0) {
+            /* the counter cannot overflow: each wait drains it first */
+        }
+        pd->rthread = 0;
+    }
+    if (wr && pd->wthread) {
+        if (write(pd->wthread - 1, &one, sizeof one) < 0) {
+        }
+        pd->wthread = 0;
+    }
 }
 
 /* pd->lock held, released here: wakes the reader and/or the writer, or marks
@@ -173,11 +198,53 @@ static void ready_and_release(goc__pollfd *pd, bool rd, bool wr) {
    then sleep past the new one. A spurious ready only costs a retried syscall. */
 void goc__pollfd_wake(goc__pollfd *pd, int mode) {
     goc__lock_acquire(&pd->lock);
+    thread_wake(pd, mode & GOC__POLL_READ, mode & GOC__POLL_WRITE);
     ready_and_release(pd, mode & GOC__POLL_READ, mode & GOC__POLL_WRITE);
 }
 
-static int wait_thread(int fd, bool rd, int64_t deadline) {
-    struct pollfd p = {.fd = fd, .events = rd ? POLLIN : POLLOUT};
+/* A plain thread's eventfd, made at its first wait, closed when it exits. */
+static __thread int thread_efd = -1;
+static pthread_key_t thread_efd_key;
+static pthread_once_t thread_efd_once = PTHREAD_ONCE_INIT;
+
+static void thread_efd_close(void *v) {
+    close((int)(intptr_t)v - 1);
+}
+static void thread_efd_key_init(void) {
+    pthread_key_create(&thread_efd_key, thread_efd_close);
+}
+static int thread_efd_get(void) {
+    if (thread_efd < 0) {
+        pthread_once(&thread_efd_once, thread_efd_key_init);
+        thread_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        if (thread_efd < 0)
+            return -1;
+        pthread_setspecific(thread_efd_key, (void *)(intptr_t)(thread_efd + 1));
+    } else {
+        uint64_t v; /* a wake that came after the last wait was over */
+        if (read(thread_efd, &v, sizeof v) < 0) {
+        }
+    }
+    return thread_efd;
+}
+
+/* pd->lock held, released here. A plain thread blocks in poll(2) itself (no
+   M need be polling: there may be no goc_run at all), on the fd and on its
+   eventfd, which close and goc__pollfd_wake write to. */
+static int wait_thread(goc__pollfd *pd, bool rd, int64_t deadline) {
+    int efd = thread_efd_get();
+    int *slot = rd ? &pd->rthread : &pd->wthread;
+    if (efd >= 0 && *slot) {
+        goc__lock_release(&pd->lock);
+        return EBUSY; /* as for goroutines: one reader and one writer at a time */
+    }
+    if (efd >= 0)
+        *slot = efd + 1;
+    uint32_t seq = pd->seq;
+    int fd = pd->fd;
+    goc__lock_release(&pd->lock);
+    struct pollfd p[2] = {{.fd = fd, .events = rd ? POLLIN : POLLOUT},
+                          {.fd = efd, .events = POLLIN}};
     goc__foreign_block_begin();
     int rc;
     for (;;) {
@@ -190,9 +257,9 @@ static int wait_thread(int fd, bool rd, int64_t deadline) {
             }
             ms = (int)((d + 999999) / 1000000);
         }
-        int n = poll(&p, 1, ms);
+        int n = poll(p, efd >= 0 ? 2 : 1, ms);
         if (n > 0) {
-            rc = (p.revents & POLLNVAL) ? EBADF : 0;
+            rc = (p[0].revents & POLLNVAL) ? EBADF : 0;
             break;
         }
         if (n < 0 && errno != EINTR) {
@@ -201,7 +268,12 @@ static int wait_thread(int fd, bool rd, int64_t deadline) {
         }
     }
     goc__foreign_block_end();
-    return rc;
+    goc__lock_acquire(&pd->lock);
+    if (efd >= 0 && *slot == efd + 1)
+        *slot = 0; /* nobody woke us: leave */
+    bool closed = pd->seq != seq || pd->closing; /* the record may serve another fd now */
+    goc__lock_release(&pd->lock);
+    return closed ? EBADF : rc;
 }
 
 int goc__pollfd_wait(goc__pollfd *pd, int mode, int64_t deadline) {
@@ -221,13 +293,8 @@ int goc__pollfd_wait(goc__pollfd *pd, int mode, int64_t deadline) {
         goc__lock_release(&pd->lock);
         return ETIMEDOUT;
     }
-    if (!goc__curg()) {
-        /* A plain thread blocks in poll(2) itself: no M need be polling
-           (there may be no goc_run at all). */
-        int fd = pd->fd;
-        goc__lock_release(&pd->lock);
-        return wait_thread(fd, rd, deadline);
-    }
+    if (!goc__curg())
+        return wait_thread(pd, rd, deadline);
     goc__parker **slot = rd ? &pd->rwait : &pd->wwait;
     if (*slot) {
         goc__lock_release(&pd->lock);
