@@ -899,13 +899,112 @@ static void test_thread_woken(void) {
     T_CHECK_EQ(goc_run(thread_woken_main, NULL), 0);
 }
 
+/* ---- concurrent callers queue, as Go's fdMutex makes them: several accept
+   loops on one listener, several writers whose calls never interleave ---- */
+
+#define CC_ACCEPTERS 3
+#define CC_WRITERS 4
+#define CC_MSG (512 * 1024) /* far more than a socket buffer: writes wait */
+
+static goc_listener *cc_l;
+static goc_chan *cc_res;
+static void cc_accepter(void *arg) {
+    (void)arg;
+    goc_conn *c = NULL;
+    int r = goc_accept(cc_l, &c);
+    goc_send(cc_res, r);
+    if (c) {
+        goc_conn_close(c);
+        goc_conn_free(c);
+    }
+}
+
+struct cc_writer {
+    goc_conn *c;
+    char byte;
+    goc_wg *wg;
+};
+static void cc_write(void *arg) {
+    struct cc_writer *w = arg;
+    char *buf = malloc(CC_MSG);
+    memset(buf, w->byte, CC_MSG);
+    T_CHECK_EQ(goc_conn_write(w->c, buf, CC_MSG), CC_MSG);
+    free(buf);
+    goc_wg_done(w->wg);
+}
+
+static int concurrent_main(void *arg) {
+    (void)arg;
+    T_CHECK_EQ(goc_listen("tcp", "127.0.0.1:0", &cc_l), 0);
+    char addr[64];
+    goc_listener_addr(cc_l, addr, sizeof addr);
+    cc_res = goc_chan_of(int, CC_ACCEPTERS);
+    for (int i = 0; i < CC_ACCEPTERS; i++)
+        go(cc_accepter, NULL);
+    t_wait_parked("IO wait (read)", 1); /* one waits on the socket, the others queue */
+    for (int i = 0; i < CC_ACCEPTERS; i++) {
+        goc_conn *c = NULL;
+        T_CHECK_EQ(goc_dial(NULL, "tcp", addr, &c), 0);
+        int r = -1;
+        goc_recv(cc_res, &r);
+        T_CHECK_EQ(r, 0); /* not EBUSY */
+        if (c) {
+            goc_conn_close(c);
+            goc_conn_free(c);
+        }
+    }
+
+    /* writers on one connection: each message arrives whole */
+    goc_conn *a = NULL, *b = NULL;
+    T_CHECK_EQ(goc_dial(NULL, "tcp", addr, &a), 0);
+    T_CHECK_EQ(goc_accept(cc_l, &b), 0);
+    goc_wg wg = {0};
+    struct cc_writer ws[CC_WRITERS];
+    goc_wg_add(&wg, CC_WRITERS);
+    for (int i = 0; i < CC_WRITERS; i++) {
+        ws[i] = (struct cc_writer){a, (char)('A' + i), &wg};
+        go(cc_write, &ws[i]);
+    }
+    size_t total = (size_t)CC_MSG * CC_WRITERS, got = 0;
+    char *in = malloc(total);
+    while (got < total) {
+        ssize_t n = goc_conn_read(b, in + got, total - got);
+        T_CHECK(n > 0);
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+    }
+    goc_wg_wait(&wg);
+    int seen = 0;
+    for (size_t k = 0; k + CC_MSG <= got; k += CC_MSG) {
+        bool whole = true;
+        for (size_t j = 1; j < CC_MSG; j++)
+            whole &= in[k + j] == in[k];
+        T_CHECK(whole);
+        seen |= 1 << (in[k] - 'A');
+    }
+    T_CHECK_EQ(seen, (1 << CC_WRITERS) - 1);
+    free(in);
+    goc_conn_close(a);
+    goc_conn_free(a);
+    goc_conn_close(b);
+    goc_conn_free(b);
+    goc_listener_free(cc_l);
+    goc_chan_free(cc_res);
+    return 0;
+}
+
+static void test_concurrent_callers(void) {
+    T_CHECK_EQ(goc_run(concurrent_main, NULL), 0);
+}
+
 int main(int argc, char **argv) {
     static const t_case cases[] = {
         T_CASE(test_tcp_echo),     T_CASE(test_tcp6_echo),       T_CASE(test_unix_echo),
         T_CASE(test_addresses),    T_CASE(test_read_timeout),    T_CASE(test_deadline_past), T_CASE(test_bad_addresses),
         T_CASE(test_deadline_moved), T_CASE(test_close),         T_CASE(test_dial_refused),
         T_CASE(test_dial_ctx),     T_CASE(test_pipe),            T_CASE(test_plain_thread),
-        T_CASE(test_deadlock_detection), T_CASE(test_close_race), T_CASE(test_thread_woken),
+        T_CASE(test_deadlock_detection), T_CASE(test_close_race), T_CASE(test_thread_woken), T_CASE(test_concurrent_callers),
     };
     static const t_case children[] = {
         {"netwait_no_deadlock", child_netwait_no_deadlock},

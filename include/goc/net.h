@@ -15,10 +15,11 @@
  * time.Time); one in the past (a negative one included) makes the
  * operations fail at once.
  *
- * One reader and one writer at a time per connection or descriptor: a second
- * goroutine that would wait in the same direction gets EBUSY (Go serialises
- * them; goc leaves that to the caller, who usually has one goroutine per
- * direction anyway). Reading and writing concurrently is fine.
+ * Concurrent calls on one connection or listener queue, as in Go: one read
+ * (or accept) and one write run at a time, so several accept loops may share
+ * a listener and one write's bytes never interleave with another's. Reading
+ * and writing concurrently is fine. On a raw descriptor (goc_fd_wait,
+ * goc_read, goc_write) a second waiter in the same direction gets EBUSY.
  */
 #ifndef GOC_NET_H
 #define GOC_NET_H

@@ -52,6 +52,7 @@ int goc__netfd_init(goc__netfd *n, int fd, int family) {
     atomic_init(&n->csema, 0);
     atomic_init(&n->rdeadline, 0);
     atomic_init(&n->wdeadline, 0);
+    n->rmu = n->wmu = (goc_mutex){0};
     n->pd = goc__pollfd_open(fd, &err);
     return n->pd ? 0 : err;
 }
@@ -135,6 +136,7 @@ static goc_conn *conn_new(int fd, int family, int *err) {
 ssize_t goc_conn_read(goc_conn *c, void *buf, size_t n) {
     if (!goc__netfd_incref(&c->n))
         return -EBADF;
+    goc_mutex_lock(&c->n.rmu);
     ssize_t r;
     for (;;) {
         if (goc__deadline_passed(atomic_load_explicit(&c->n.rdeadline, memory_order_relaxed))) {
@@ -162,6 +164,7 @@ ssize_t goc_conn_read(goc_conn *c, void *buf, size_t n) {
             break;
         }
     }
+    goc_mutex_unlock(&c->n.rmu);
     goc__netfd_decref(&c->n);
     return r;
 }
@@ -169,6 +172,7 @@ ssize_t goc_conn_read(goc_conn *c, void *buf, size_t n) {
 ssize_t goc_conn_write(goc_conn *c, const void *buf, size_t n) {
     if (!goc__netfd_incref(&c->n))
         return -EBADF;
+    goc_mutex_lock(&c->n.wmu);
     const char *p = buf;
     size_t done = 0;
     int e = 0;
@@ -192,6 +196,7 @@ ssize_t goc_conn_write(goc_conn *c, const void *buf, size_t n) {
             break;
         }
     }
+    goc_mutex_unlock(&c->n.wmu);
     goc__netfd_decref(&c->n);
     return e ? -e : (ssize_t)done;
 }
@@ -535,6 +540,7 @@ int goc_accept(goc_listener *l, goc_conn **out) {
     *out = NULL;
     if (!goc__netfd_incref(&l->n))
         return EBADF;
+    goc_mutex_lock(&l->n.rmu);
     int rc;
     for (;;) {
         if (goc__deadline_passed(atomic_load_explicit(&l->n.rdeadline, memory_order_relaxed))) {
@@ -558,6 +564,7 @@ int goc_accept(goc_listener *l, goc_conn **out) {
             break;
         }
     }
+    goc_mutex_unlock(&l->n.rmu);
     goc__netfd_decref(&l->n);
     return rc;
 }

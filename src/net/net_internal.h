@@ -3,8 +3,10 @@
  *
  * A netfd's state word counts references and carries the CLOSED bit:
  * - the handle (goc_conn / goc_listener) holds one reference from creation
- *   until close; every operation holds one while it runs (Go's fdMutex,
- *   without the serialisation of readers and writers);
+ *   until close; every operation holds one while it runs (Go's fdMutex);
+ * - readers (reads, accepts) take rmu and writers wmu for a whole call, as
+ *   Go's fdMutex serialises them: concurrent readers queue instead of
+ *   failing, and one write's bytes never interleave with another's;
  * - close sets CLOSED first, so no operation starts afterwards, evicts the
  *   pollfd (waiters wake with EBADF, later waits fail at once), drops the
  *   handle's reference and, if operations are still inside, sleeps on csema
@@ -16,6 +18,7 @@
 #define GOC_NET_INTERNAL_H
 
 #include "runtime/internal.h"
+#include <goc/sync.h>
 #include <netdb.h>
 #include <sys/socket.h>
 
@@ -30,6 +33,7 @@ typedef struct goc__netfd {
     _Atomic uint32_t csema;         /* the closer sleeps here until the last op leaves */
     _Atomic int64_t rdeadline;      /* 0: none */
     _Atomic int64_t wdeadline;
+    goc_mutex rmu, wmu;             /* one reader, one writer at a time */
 } goc__netfd;
 
 /* Sets up n around an open O_NONBLOCK socket (registers it). 0 or errno;
