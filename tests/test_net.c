@@ -998,13 +998,50 @@ static void test_concurrent_callers(void) {
     T_CHECK_EQ(goc_run(concurrent_main, NULL), 0);
 }
 
+/* ---- a reader woken by another goroutine's close may free the connection
+   at once: the free waits for that close to finish (ASan checks) ---- */
+
+static goc_chan *cf_closing;
+static void cf_closer(void *arg) {
+    goc_chan_recv(cf_closing, NULL);
+    goc_conn_close(arg);
+}
+
+static int close_free_main(void *arg) {
+    (void)arg;
+    goc_listener *l;
+    T_CHECK_EQ(goc_listen("tcp", "127.0.0.1:0", &l), 0);
+    char addr[64];
+    goc_listener_addr(l, addr, sizeof addr);
+    cf_closing = goc_chan_make(0, 0);
+    for (int i = 0; i < 200; i++) {
+        goc_conn *a = NULL, *b = NULL;
+        T_CHECK_EQ(goc_dial(NULL, "tcp", addr, &a), 0);
+        T_CHECK_EQ(goc_accept(l, &b), 0);
+        go(cf_closer, a);
+        goc_chan_send(cf_closing, NULL); /* the closer is under way */
+        char c;
+        ssize_t n = goc_conn_read(a, &c, 1); /* woken by the close, or after it */
+        T_CHECK_EQ(n, -EBADF);
+        goc_conn_free(a); /* the close may still be running */
+        goc_conn_free(b);
+    }
+    goc_chan_free(cf_closing);
+    goc_listener_free(l);
+    return 0;
+}
+
+static void test_close_then_free(void) {
+    T_CHECK_EQ(goc_run(close_free_main, NULL), 0);
+}
+
 int main(int argc, char **argv) {
     static const t_case cases[] = {
         T_CASE(test_tcp_echo),     T_CASE(test_tcp6_echo),       T_CASE(test_unix_echo),
         T_CASE(test_addresses),    T_CASE(test_read_timeout),    T_CASE(test_deadline_past), T_CASE(test_bad_addresses),
         T_CASE(test_deadline_moved), T_CASE(test_close),         T_CASE(test_dial_refused),
         T_CASE(test_dial_ctx),     T_CASE(test_pipe),            T_CASE(test_plain_thread),
-        T_CASE(test_deadlock_detection), T_CASE(test_close_race), T_CASE(test_thread_woken), T_CASE(test_concurrent_callers),
+        T_CASE(test_deadlock_detection), T_CASE(test_close_race), T_CASE(test_thread_woken), T_CASE(test_concurrent_callers), T_CASE(test_close_then_free),
     };
     static const t_case children[] = {
         {"netwait_no_deadlock", child_netwait_no_deadlock},

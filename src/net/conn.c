@@ -21,6 +21,7 @@
  *   but a moved deadline reaches a plain thread only at its old deadline.
  */
 #include "net/net_internal.h"
+#include <sched.h>
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -88,6 +89,23 @@ int goc__netfd_close(goc__netfd *n) {
         goc__semacquire(&n->csema, false, "net close");
     goc__pollfd_close(n->pd);
     return close(n->fd) == 0 ? 0 : goc__errno_get();
+}
+
+void goc__netfd_close_done(goc__netfd *n) {
+    atomic_fetch_or(&n->state, GOC__NETFD_DONE); /* release: all of the close before it */
+}
+
+void goc__netfd_close_wait(goc__netfd *n) {
+    if (!(atomic_load(&n->state) & GOC__NETFD_CLOSED)) {
+        if (goc__netfd_close(n) != EBADF)
+            return; /* we closed it ourselves */
+    }
+    while (!(atomic_load(&n->state) & GOC__NETFD_DONE)) {
+        if (goc__curg())
+            goc_yield();
+        else
+            sched_yield();
+    }
 }
 
 /* What a failed (or, for a read, empty) syscall means on n: EBADF once n is
@@ -234,14 +252,16 @@ int goc_conn_close_write(goc_conn *c) {
 }
 
 int goc_conn_close(goc_conn *c) {
-    return goc__netfd_close(&c->n);
+    int rc = goc__netfd_close(&c->n);
+    if (rc != EBADF)
+        goc__netfd_close_done(&c->n);
+    return rc;
 }
 
 void goc_conn_free(goc_conn *c) {
     if (!c)
         return;
-    if (!(atomic_load(&c->n.state) & GOC__NETFD_CLOSED))
-        goc__netfd_close(&c->n);
+    goc__netfd_close_wait(&c->n);
     free(c);
 }
 
@@ -579,11 +599,14 @@ int goc_listener_set_deadline(goc_listener *l, int64_t t) {
 
 int goc_listener_close(goc_listener *l) {
     int rc = goc__netfd_close(&l->n);
-    if (rc != EBADF && l->unlink_path) {
+    if (rc == EBADF)
+        return rc;
+    if (l->unlink_path) {
         unlink(l->unlink_path); /* as Go's UnixListener: the file it created goes with it */
         free(l->unlink_path);
         l->unlink_path = NULL;
     }
+    goc__netfd_close_done(&l->n);
     return rc;
 }
 
@@ -592,6 +615,7 @@ void goc_listener_free(goc_listener *l) {
         return;
     if (!(atomic_load(&l->n.state) & GOC__NETFD_CLOSED))
         goc_listener_close(l);
+    goc__netfd_close_wait(&l->n);
     free(l);
 }
 

@@ -13,6 +13,9 @@
  *   until the last of them leaves. Only then are the pollfd and the
  *   descriptor closed: an operation never issues a syscall on a descriptor
  *   number that may already name another file.
+ * - the closer sets DONE as its last touch of the handle; freeing waits for
+ *   it: a reader woken by another goroutine's close returns before that
+ *   close has finished, and its owner may free the handle at once.
  */
 #ifndef GOC_NET_INTERNAL_H
 #define GOC_NET_INTERNAL_H
@@ -23,7 +26,8 @@
 #include <sys/socket.h>
 
 #define GOC__NETFD_CLOSED (1ULL << 63)
-#define GOC__NETFD_COUNT (GOC__NETFD_CLOSED - 1)
+#define GOC__NETFD_DONE (1ULL << 62) /* the closer has finished with the netfd */
+#define GOC__NETFD_COUNT (GOC__NETFD_DONE - 1)
 
 typedef struct goc__netfd {
     int fd;
@@ -44,6 +48,12 @@ GOC_HIDDEN bool goc__netfd_incref(goc__netfd *n);
 GOC_HIDDEN void goc__netfd_decref(goc__netfd *n);
 /* The close protocol above. 0, or EBADF if already closed. */
 GOC_HIDDEN int goc__netfd_close(goc__netfd *n);
+/* After a goc__netfd_close that did not return EBADF, once the handle is
+   touched no more: from then on it may be freed. */
+GOC_HIDDEN void goc__netfd_close_done(goc__netfd *n);
+/* Before freeing a handle: closes it if nobody has, and waits for a close
+   in progress on another thread to finish. */
+GOC_HIDDEN void goc__netfd_close_wait(goc__netfd *n);
 /* Waits for mode under n's deadline for that mode, re-reading it when it
    moves. 0 (retry the syscall), ETIMEDOUT or EBADF. */
 GOC_HIDDEN int goc__netfd_wait(goc__netfd *n, int mode);
