@@ -745,13 +745,44 @@ static void test_misuse(void) {
     T_CHILD_DIES("nil_deadlock", NULL, 2, "[chan receive (nil chan)");
 }
 
+/* ---- a receiver an earlier goc_run abandoned takes nothing ---- */
+
+static goc_chan *stale_ch;
+static void stale_receiver(void *arg) {
+    (void)arg;
+    int v;
+    goc_recv(stale_ch, &v); /* abandoned here when run 1 returns */
+}
+static int stale_run1(void *arg) {
+    (void)arg;
+    stale_ch = goc_chan_of(int, 0);
+    go(stale_receiver, NULL);
+    t_wait_parked("chan receive", 1);
+    return 0;
+}
+static int stale_run2(void *arg) {
+    (void)arg;
+    int v = 42;
+    T_CHECK(!goc_chan_try_send(stale_ch, &v)); /* nobody alive receives */
+    goc_case cs[] = {goc_case_send(stale_ch, &v)};
+    T_CHECK_EQ(goc_try_select(cs, 1), -1);
+    goc_chan_free(stale_ch); /* no live waiter: not a misuse */
+    return 0;
+}
+
+static void test_abandoned_receiver(void) {
+    T_CHECK_EQ(goc_run(stale_run1, NULL), 0);
+    T_CHECK_EQ(goc_run(stale_run2, NULL), 0);
+}
+
 int main(int argc, char **argv) {
     static const t_case cases[] = {
         T_CASE(test_basic),        T_CASE(test_sieve),        T_CASE(test_chain),
         T_CASE(test_nonblock),     T_CASE(test_close_range),  T_CASE(test_fifo),
         T_CASE(test_multi_consumer), T_CASE(test_zero_size),  T_CASE(test_big_elements),
         T_CASE(test_unbounded),    T_CASE(test_drain),        T_CASE(test_plain_threads),
-        T_CASE(test_threads_only), T_CASE(test_wait_reasons), T_CASE(test_misuse),
+        T_CASE(test_threads_only), T_CASE(test_wait_reasons), T_CASE(test_abandoned_receiver),
+        T_CASE(test_misuse),
     };
     static const t_case children[] = {
         {"send_closed", child_send_closed},     {"send_closed_wait", child_send_closed_wait},

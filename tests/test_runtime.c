@@ -1208,6 +1208,56 @@ static void child_pre_thread(void) {
     exit(rc);
 }
 
+/* ---- misuse of the runtime's entry points and environment ---- */
+
+static void child_nil_go(void) {
+    goc_go(NULL, NULL);
+}
+
+static int blocking_end_main(void *arg) {
+    (void)arg;
+    goc_blocking_end(); /* no begin */
+    return 0;
+}
+static void child_blocking_end(void) {
+    goc_run(blocking_end_main, NULL);
+}
+static void child_blocking_end_thread(void) {
+    goc_blocking_end(); /* a plain thread, no begin */
+}
+
+/* A goroutine that returns inside a blocking section ends it; a deadlock
+   afterwards is still seen (the section was counted as a running call). */
+static void exit_in_blocking(void *arg) {
+    goc_blocking_begin();
+    goc_wg_done(arg);
+}
+static int exit_in_blocking_main(void *arg) {
+    (void)arg;
+    goc_wg wg = {0};
+    goc_wg_add(&wg, 1);
+    go(exit_in_blocking, &wg);
+    goc_wg_wait(&wg);
+    goc_chan *c = goc_chan_make(0, 0);
+    goc_chan_recv(c, NULL); /* nobody sends */
+    return 0;
+}
+static void child_exit_in_blocking(void) {
+    goc_run(exit_in_blocking_main, NULL);
+}
+
+static void child_env_values(void) {
+    /* GOC_MAXPROCS past int's range means the cap, as a large one does */
+    exit(goc_maxprocs(0) == 256 ? 0 : 3);
+}
+
+static void child_long_panic(void) {
+    char msg[5000];
+    memset(msg, 'x', sizeof msg - 1);
+    memcpy(msg + sizeof msg - 8, "THE-END", 8);
+    goc_panic("%s", msg);
+}
+
 static void deadlock_other(void *arg) {
     goc_wg_wait(arg);
 }
@@ -1417,6 +1467,16 @@ static void test_misuse(void) {
     T_CHILD_DIES("deadlock", NULL, 2, "goroutine 1 [sync.WaitGroup.Wait]:");
     T_CHILD_DIES("deadlock_two", NULL, 2, "fatal error: all goroutines are asleep - deadlock!");
     T_CHILD_DIES("thread_exit_deadlock", NULL, 2, "fatal error: all goroutines are asleep - deadlock!");
+    T_CHILD_DIES("nil_go", NULL, 2, "fatal error: go of nil func value");
+    T_CHILD_DIES("blocking_end", NULL, 2, "fatal error: goc_blocking_end without goc_blocking_begin");
+    T_CHILD_DIES("blocking_end_thread", NULL, 2, "fatal error: goc_blocking_end without goc_blocking_begin");
+    T_CHILD_DIES("exit_in_blocking", NULL, 2, "fatal error: all goroutines are asleep - deadlock!");
+    T_CHILD_DIES("env_values", "GOC_MAXPROCS=99999999999", 0, "");
+    T_CHILD_DIES("env_values", "GOC_MAXPROCS=4294967297", 0, "");
+    T_CHILD_DIES("env_values", "GOC_MAXPROCS=-3", 3, "goc: ignoring GOC_MAXPROCS=-3");
+    T_CHILD_DIES("env_values", "GOC_STACK_SIZE=-1", 3, "goc: ignoring GOC_STACK_SIZE=-1");
+    T_CHILD_DIES("env_values", "GOC_STACK_SIZE=5G", 3, "goc: GOC_STACK_SIZE=5G is over the limit");
+    T_CHILD_DIES("long_panic", NULL, 2, "xxxxTHE-END\n");
     T_CHILD_DIES("pre_thread", NULL, 0, "");
     T_CHILD_DIES("negative_wg", NULL, 2, "panic: sync: negative WaitGroup counter");
     T_CHILD_DIES("panic", NULL, 2, "panic: boom 42");
@@ -1455,6 +1515,10 @@ int main(int argc, char **argv) {
         {"deadlock", child_deadlock}, {"deadlock_two", child_deadlock_two},
         {"negative_wg", child_negative_wg}, {"overflow", child_overflow}, {"room", child_room},
         {"canary", child_canary}, {"quit", child_quit}, {"thread_exit_deadlock", child_thread_exit_deadlock},
+        {"nil_go", child_nil_go}, {"blocking_end", child_blocking_end},
+        {"blocking_end_thread", child_blocking_end_thread},
+        {"exit_in_blocking", child_exit_in_blocking}, {"env_values", child_env_values},
+        {"long_panic", child_long_panic},
         {"pre_thread", child_pre_thread}, {"hang", child_hang}, {"panic", child_panic},
         {"tree", child_tree}, {"leaks", child_leaks}, {"timers_note", child_timers_note},
     };

@@ -89,7 +89,8 @@ goc_chan *goc_chan_make_unbounded(size_t elem_size) {
 }
 
 /* Names the waiters of c in msg; returns how many are not merely the
-   leftovers of a select that has already been served elsewhere. c locked. */
+   leftovers of a select that has already been served elsewhere (those of
+   goroutines an earlier goc_run abandoned are dropped). c locked. */
 static int describe_waiters(goc_chan *c, char *msg, size_t cap) {
     size_t len = 0;
     int live = 0;
@@ -97,8 +98,13 @@ static int describe_waiters(goc_chan *c, char *msg, size_t cap) {
     const char *what[2] = {"chan receive", "chan send"};
     msg[0] = 0;
     for (int i = 0; i < 2; i++) {
-        for (chan_waiter *s = atomic_load_explicit(&qs[i]->first, memory_order_relaxed); s;
-             s = s->next) {
+        for (chan_waiter *s = atomic_load_explicit(&qs[i]->first, memory_order_relaxed), *next; s;
+             s = next) {
+            next = s->next;
+            if (goc__parker_abandoned(&s->w->pk)) {
+                goc__chan_unlink(qs[i], s); /* never runs again: forget it */
+                continue;
+            }
             /* a claimed select waiter is about to unlink itself */
             if (s->w->must_claim && atomic_load_explicit(&s->w->pk.claimed, memory_order_acquire))
                 continue;
@@ -180,6 +186,12 @@ chan_waiter *goc__chan_dequeue(chan_waitq *q) {
         chan_waiter *s = atomic_load_explicit(&q->first, memory_order_relaxed);
         if (!s)
             return NULL;
+        if (GOC_UNLIKELY(goc__parker_abandoned(&s->w->pk))) {
+            /* left by a goroutine an earlier goc_run abandoned: a value
+               handed to it would be lost */
+            goc__chan_unlink(q, s);
+            continue;
+        }
         /* Claim before unlinking: for a loser, the unlink is the last touch
            (its select may return as soon as it sees the waiter gone). */
         bool won = !s->w->must_claim || goc__parker_claim(&s->w->pk);

@@ -18,9 +18,11 @@ static __attribute__((noreturn)) void die(const char *prefix, bool dump, const c
             pause();
     }
     fflush(stdout);
-    char msg[1024];
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    fprintf(stderr, "%s%s\n", prefix, msg);
+    /* Straight to stderr, whole (Go prints all of a panic's value); stderr
+       is unbuffered, so one write per piece. */
+    fputs(prefix, stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
     if (dump) {
         fputc('\n', stderr);
         goc__dump_all(stderr, false);

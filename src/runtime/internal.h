@@ -114,6 +114,9 @@ typedef struct goc__parker {
     bool timed_out;               /* set by the deadline timer before it wakes */
 } goc__parker;
 GOC_HIDDEN void goc__parker_init(goc__parker *pk);
+/* Whether pk's goroutine was abandoned by a goc_run that has returned: it
+   never runs again, so a waiter record of it must not be handed anything. */
+GOC_HIDDEN bool goc__parker_abandoned(const goc__parker *pk);
 static inline bool goc__parker_claim(goc__parker *pk) {
     uint32_t z = 0;
     return atomic_compare_exchange_strong_explicit(&pk->claimed, &z, 1, memory_order_acq_rel,
@@ -228,6 +231,7 @@ GOC_HIDDEN void goc__futex_wake(_Atomic uint32_t *addr, int n);
 #define GOC_GLOBAL_CHECK_TICKS 61   /* as Go: a prime, so the check does not resonate with loops */
 #define GOC_STARVE_NS 10000000     /* a G first in its ring this long sends runnext to the back (Go's time slice) */
 #define GOC_MAX_PROCS 256           /* upper bound on GOMAXPROCS; Ps are allocated lazily */
+#define GOC__MAX_STACK (1024 * 1024 * 1024) /* the largest goroutine stack */
 #define GOC_G_NAME_MAX 32
 
 enum { G_IDLE, G_RUNNABLE, G_RUNNING, G_WAITING, G_DEAD };

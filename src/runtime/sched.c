@@ -1466,8 +1466,10 @@ static __attribute__((noreturn)) void goexit(void) {
     goc__m *m = goc__getm();
     goc__g *g = m->curg;
     if (GOC_UNLIKELY(g->locked_blocking)) {
-        /* returned inside goc_blocking_begin/end: end the section, taking a
-           P back, since the exit switches like a park */
+        /* returned inside goc_blocking_begin/end: end the sections, taking
+           a P back, since the exit switches like a park, and uncount them
+           (the deadlock detector would take them for running calls) */
+        atomic_fetch_sub(&goc__sched.nblocking, g->locked_blocking);
         g->locked_blocking = 0;
         m = blocking_exit(m, g);
     }
@@ -1509,11 +1511,16 @@ static goc__g *newproc(void (*fn)(void *), void *arg, const goc_go_options *opts
     goc__runtime_init();
     goc__m *m = goc__getm();
     goc__p *p = goc__own_p(m); /* not m->p: a blocking section may have lent it away */
+    if (GOC_UNLIKELY(!fn))
+        goc__fatal("go of nil func value");
     size_t size = goc__sched.default_stack;
     if (opts && opts->stack_size) {
         size = opts->stack_size;
         if (size < 16384)
             size = 16384;
+        if (size > GOC__MAX_STACK)
+            goc_panic("goc_go_opts: stack size %zu over the limit of %d bytes", size,
+                      GOC__MAX_STACK);
         size = (size + 4095) & ~(size_t)4095;
     }
     goc__g *g = gfget(p, size);
@@ -1815,15 +1822,20 @@ static void grow_procs(int n) {
     }
 }
 
-static int env_int(const char *name, int def) {
+/* A positive count from the environment, at most max (larger: max);
+   anything else is reported and def is used. */
+static int env_int(const char *name, int def, int max) {
     const char *s = getenv(name);
     if (!s || !*s)
         return def;
     char *end;
-    long v = strtol(s, &end, 10);
-    if (*end || v < 1)
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (end == s || *end || v < 1) {
+        fprintf(stderr, "goc: ignoring %s=%s (want a positive integer)\n", name, s);
         return def;
-    return (int)v;
+    }
+    return errno == ERANGE || v > max ? max : (int)v;
 }
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
@@ -1836,7 +1848,7 @@ static void runtime_init_once(void) {
     cpu_set_t set;
     if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
         n = CPU_COUNT(&set);
-    n = env_int("GOC_MAXPROCS", n < 1 ? 1 : n);
+    n = env_int("GOC_MAXPROCS", n < 1 ? 1 : n, GOC_MAX_PROCS);
     if (n > GOC_MAX_PROCS)
         n = GOC_MAX_PROCS;
     atomic_store(&goc__sched.gomaxprocs, n);
@@ -1949,6 +1961,8 @@ static bool abandoned_timer(goc__timer *t) {
 int goc_run(int (*main_fn)(void *), void *arg) {
     if (goc__curg())
         goc__fatal("goc_run called from a goroutine");
+    if (!main_fn)
+        goc__fatal_nodump("go of nil func value (goc_run's main)");
     goc__runtime_init();
     if (atomic_exchange(&goc__sched.running, true))
         goc__fatal_nodump("goc_run: already running (one goc_run at a time)");
@@ -2043,19 +2057,32 @@ static goc__m *blocking_exit(goc__m *m, goc__g *g) {
     return m;
 }
 
+/* A plain thread's nesting of blocking sections (it never migrates). */
+static __thread int plain_blocking;
+
 void goc_blocking_begin(void) {
     atomic_fetch_add(&goc__sched.nblocking, 1);
     goc__m *m = goc__getm();
     goc__g *g = m ? m->curg : NULL;
-    if (!g || g->locked_blocking++)
-        return; /* a plain thread, or nested */
+    if (!g) {
+        plain_blocking++;
+        return;
+    }
+    if (g->locked_blocking++)
+        return; /* nested */
     blocking_enter(m);
 }
 
 void goc_blocking_end(void) {
     goc__m *m = goc__getm();
     goc__g *g = m ? m->curg : NULL;
-    if (g && --g->locked_blocking == 0)
+    /* Unbalanced, it would lend a P that is not lent, or leave the
+       deadlock detector counting a blocking call for ever. */
+    if (GOC_UNLIKELY(g ? g->locked_blocking == 0 : plain_blocking == 0))
+        goc__fatal("goc_blocking_end without goc_blocking_begin");
+    if (!g)
+        plain_blocking--;
+    else if (--g->locked_blocking == 0)
         blocking_exit(m, g);
     atomic_fetch_sub(&goc__sched.nblocking, 1);
 }
@@ -2154,6 +2181,10 @@ void goc__parker_wake(goc__parker *pk) {
     atomic_fetch_add(&goc__sched.nforeign, 1);
     atomic_store_explicit(&pk->woken, 1, memory_order_release);
     goc__futex_wake(&pk->woken, 1);
+}
+
+bool goc__parker_abandoned(const goc__parker *pk) {
+    return pk->g && pk->g->epoch != atomic_load_explicit(&goc__sched.epoch, memory_order_relaxed);
 }
 
 static void parker_timeout(goc__timer *t, void *arg) {

@@ -33,6 +33,7 @@
  */
 #include "runtime/internal.h"
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,7 +57,7 @@ void __tsan_set_fiber_name(void *fiber, const char *name);
 
 #define DEFAULT_STACK (256 * 1024)
 #define MIN_STACK (16 * 1024)
-#define MAX_STACK (1024 * 1024 * 1024)
+#define MAX_STACK GOC__MAX_STACK
 #define CANARY_BYTES 64
 #define SLAB_STACKS 1024            /* stacks per slab: 256 MiB of address space at the default size */
 #define MAP_COUNT_RESERVE 16384     /* kernel areas left for malloc, threads, libraries */
@@ -80,17 +81,26 @@ static size_t round_page(size_t n) {
     return (n + page_size - 1) & ~(page_size - 1);
 }
 
+/* Bytes, with an optional K, M or G suffix (KiB, MB... accepted); 0 for
+   anything else, a sign included (strtoull would take -1 for 2^64 - 1). */
 static size_t parse_size(const char *s) {
     char *end;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (end == s)
+    if (*s < '0' || *s > '9')
         return 0;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (end == s || errno == ERANGE)
+        return 0;
+    unsigned shift = 0;
     switch (*end) {
-    case 'k': case 'K': v <<= 10; end++; break;
-    case 'm': case 'M': v <<= 20; end++; break;
-    case 'g': case 'G': v <<= 30; end++; break;
+    case 'k': case 'K': shift = 10; end++; break;
+    case 'm': case 'M': shift = 20; end++; break;
+    case 'g': case 'G': shift = 30; end++; break;
     default: break;
     }
+    if (v > (ULLONG_MAX >> shift))
+        return 0;
+    v <<= shift;
     if (*end == 'i' || *end == 'I')
         end++;
     if (*end == 'b' || *end == 'B')
@@ -106,13 +116,16 @@ size_t goc__stack_default(void) {
         size_t v = parse_size(env);
         if (v == 0)
             fprintf(stderr, "goc: ignoring GOC_STACK_SIZE=%s (want bytes, or a K or M suffix)\n", env);
+        else if (v > MAX_STACK)
+            fprintf(stderr, "goc: GOC_STACK_SIZE=%s is over the limit: using %d bytes\n", env,
+                    MAX_STACK);
         else
             size = v;
+        if (v > MAX_STACK)
+            size = MAX_STACK;
     }
     if (size < MIN_STACK)
         size = MIN_STACK;
-    if (size > MAX_STACK)
-        size = MAX_STACK;
     /* The guard budget: half of what vm.max_map_count leaves after a reserve,
        since a guarded stack is two areas. */
     long max_maps = 65530;
