@@ -116,8 +116,11 @@ static void print_pc(FILE *out, uintptr_t pc) {
 }
 
 GOC_NO_SAN_WALK static void walk(FILE *out, uintptr_t fp, uintptr_t pc, uintptr_t lo, uintptr_t hi) {
+    uintptr_t last = 0;
     for (int i = 0; i < MAX_FRAMES && pc; i++) {
-        print_pc(out, pc);
+        if (pc != last) /* an inlined caller's frame repeats its pc */
+            print_pc(out, pc);
+        last = pc;
         if (fp < lo || fp + 16 > hi || (fp & 7))
             break;
         uintptr_t *f = (uintptr_t *)fp;

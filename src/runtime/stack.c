@@ -40,6 +40,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <ucontext.h>
+#include <time.h>
 #include <unistd.h>
 
 #if GOC_ASAN
@@ -395,6 +396,15 @@ static void segv_handler(int sig, siginfo_t *si, void *uc) {
         (sp >= g->stack_lo - OVERFLOW_SP_REACH || /* a frame bigger than the guard */
          (addr < sp + 65536 && addr + 65536 > sp))) /* a stack access, however far down */
         report_overflow(g, "its stack pointer ran below its stack");
+    /* Not this thread's goroutine. But a goroutine on another thread may
+       be running down through the unguarded slab stacks below its own
+       (a recursion that never switches), trampling the stacks and G records
+       there, and this fault may be its doing: give its own fault, which
+       reports the overflow and exits, time to come first. */
+    if (*(char *volatile *)&slabs[0].next) { /* racy on purpose: a hint */
+        struct timespec ts = {1, 0};
+        nanosleep(&ts, NULL);
+    }
     /* Not ours: hand it to whoever had the signal before (a sanitizer), or
        let the default action happen (a core dump, as usual). */
     struct sigaction *old = sig == SIGSEGV ? &old_segv : &old_bus;
