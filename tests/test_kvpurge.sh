@@ -43,7 +43,8 @@ run() { # run ARGS...: status in $rc, output in $tmp/out and $tmp/err
 has() { grep -q -- "$2" "$tmp/$1"; }
 
 # ---- usage (no server needed) ----
-for args in "--workers 0" "--bogus" "--timeout soon" "--addr" "--count -5" "--max-errors x" "extra"; do
+for args in "--workers 0" "--bogus" "--timeout soon" "--addr" "--count -5" "--max-errors x" "extra" \
+	"--progress nan" "--timeout 1e-12" "--timeout 0x10"; do
 	# shellcheck disable=SC2086
 	run $args
 	[ "$rc" -eq 2 ] && has err usage
@@ -85,6 +86,22 @@ check "--del, one worker, small pages" $?
 run --addr "$A" --quiet
 [ "$rc" -eq 0 ] && has out "scanned 0, deleted 0,"
 check "empty database: nothing to do, exit 0" $?
+
+# The error limit with some deletes allowed (an ACL lets the default user
+# touch only ok:* keys): the report counts exactly what the server did,
+# pages in flight when the limit was hit included.
+redis_cli flushall >/dev/null
+redis_fill 3000 ok
+redis_fill 3000 no
+redis_cli acl setuser default resetkeys '~ok:*' >/dev/null
+run --addr "$A" --max-errors 10 --workers 4 --count 10 --quiet
+redis_cli acl setuser default allkeys >/dev/null
+d=$(sed -n 's/.*deleted \([0-9]*\),.*/\1/p' "$tmp/out")
+real=$((6000 - $(redis_cli dbsize)))
+[ "$rc" -eq 1 ] && has err "more than 10 errors" && [ -n "$d" ] && [ "$d" -eq "$real" ] &&
+	has out "not attempted"
+check "error limit: the report's deleted ($d) is what the server deleted ($real)" $?
+redis_cli flushall >/dev/null
 
 # --timeout: every client paused, so SCAN waits until the run's deadline.
 redis_fill 100 t

@@ -21,8 +21,11 @@
  *   closed and drained or when the context is done. Pages still queued then
  *   are freed by main after every goroutine has finished.
  * - Every live connection is in `conns`, under conns_mu; when the context
- *   ends, a goc_ctx_after_func callback moves every connection's deadline to
- *   the past, so a goroutine waiting on Redis wakes at once with ETIMEDOUT.
+ *   times out, a goc_ctx_after_func callback moves every connection's
+ *   deadline to the past, so a goroutine waiting on Redis wakes at once
+ *   with ETIMEDOUT. Other stops let the pages in flight finish.
+ * - The report accounts for every scanned key: deleted + missing + failed
+ *   + unknown (sent, no reply read) + not attempted = scanned.
  *
  * Exit status: 0 when every matching key was deleted (or, with --dry-run,
  * counted), 1 on any failure, timeout or error limit, 2 on usage errors.
@@ -77,6 +80,7 @@ static struct {
     goc_ctx *ctx;
     goc_chan *pages;          /* page *, closed by the scanner */
     _Atomic long scanned, deleted, missing, failed;
+    _Atomic long unknown;     /* sent, but the run stopped before their replies came */
     _Atomic bool limit_hit;
     goc_mutex conns_mu;
     rconn *conns[MAX_WORKERS + 1];
@@ -121,14 +125,19 @@ static void conns_track(rconn *rc, bool add) {
             break;
         }
     }
-    if (add && goc_ctx_err(app.ctx))
-        goc_conn_set_deadline(rc->c, goc_now() - 1); /* ended before we got here */
+    if (add && goc_ctx_err(app.ctx) == ETIMEDOUT)
+        goc_conn_set_deadline(rc->c, goc_now() - 1); /* timed out before we got here */
     goc_mutex_unlock(&app.conns_mu);
 }
 
-/* The context ended: wake everyone waiting on Redis. */
+/* The context timed out: wake everyone waiting on Redis, which may be
+   stuck. Any other stop (the error limit, a failed connection) lets the
+   pages already sent finish, so that every reply Redis gives is counted:
+   the server did those deletes whether or not we read the answers. */
 static void conns_interrupt(void *arg) {
     (void)arg;
+    if (goc_ctx_err(app.ctx) != ETIMEDOUT)
+        return;
     goc_mutex_lock(&app.conns_mu);
     for (int i = 0; i <= MAX_WORKERS; i++)
         if (app.conns[i])
@@ -336,14 +345,19 @@ static int delete_page(rconn *rc, page *p) {
         size_t lens[2] = {vlen, p->lens[i]};
         int err = rconn_queue(rc, 2, argv, lens);
         if (err)
-            return err;
+            return err; /* nothing sent yet: the page is not attempted */
     }
     int err = rconn_flush(rc);
+    if (err)
+        atomic_fetch_add(&app.unknown, (long)p->n); /* part may have gone out */
     for (size_t i = 0; i < p->n && !err; i++) {
         redisReply *r;
         err = rconn_reply(rc, &r);
-        if (err)
+        if (err) {
+            /* the server may have done them: neither deleted nor failed */
+            atomic_fetch_add(&app.unknown, (long)(p->n - i));
             break;
+        }
         if (r->type == REDIS_REPLY_INTEGER && r->integer == 1)
             atomic_fetch_add(&app.deleted, 1);
         else if (r->type == REDIS_REPLY_INTEGER)
@@ -371,6 +385,10 @@ static void worker(void *arg) {
                              goc_case_recv(goc_ctx_done(app.ctx), NULL, NULL)};
         if (goc_select(cases, 2) == 1 || !ok)
             break;
+        if (goc_ctx_err(app.ctx)) { /* both were ready: the stop wins */
+            page_free(p);
+            break;
+        }
         if (opt.dry_run) {
             atomic_fetch_add(&app.deleted, (long)p->n); /* would delete */
         } else if ((err = delete_page(&rc, p)) != 0) {
@@ -463,13 +481,20 @@ static int purge_main(void *arg) {
     goc_chan_free(pr.stop);
 
     long scanned = atomic_load(&app.scanned), deleted = atomic_load(&app.deleted),
-         missing = atomic_load(&app.missing), failed = atomic_load(&app.failed);
+         missing = atomic_load(&app.missing), failed = atomic_load(&app.failed),
+         unknown = atomic_load(&app.unknown);
+    /* the keys of pages no worker took before the stop */
+    long untried = scanned - deleted - missing - failed - unknown;
     double secs = (double)elapsed / 1e9;
     if (ctx_err == ETIMEDOUT && !app.fatal[0])
         snprintf(app.fatal, sizeof app.fatal, "timed out (--timeout)");
-    printf("kvpurge: %s%s: scanned %ld, %s %ld, missing %ld, failed %ld, elapsed %.2f s, %.0f keys/s\n",
+    char extra[96] = "";
+    if (unknown > 0 || untried > 0)
+        snprintf(extra, sizeof extra, ", unknown %ld, not attempted %ld", unknown, untried);
+    printf("kvpurge: %s%s: scanned %ld, %s %ld, missing %ld, failed %ld%s, elapsed %.2f s, "
+           "%.0f keys/s\n",
            opt.dry_run ? "dry run " : "", app.fatal[0] ? "stopped" : "done", scanned,
-           opt.dry_run ? "would delete" : "deleted", deleted, missing, failed, secs,
+           opt.dry_run ? "would delete" : "deleted", deleted, missing, failed, extra, secs,
            secs > 0 ? (double)(deleted + missing + failed) / secs : 0.0);
     if (app.fatal[0])
         fprintf(stderr, "kvpurge: stopped: %s\n", app.fatal);
@@ -484,7 +509,8 @@ static void usage(FILE *f) {
             "  --match PATTERN    only keys matching this glob (default *)\n"
             "  --count N          keys per SCAN page, a hint to Redis (default 1000)\n"
             "  --workers N        deleting goroutines, one connection each (default 8)\n"
-            "  --max-errors N     stop once more than N deletes have failed (default 0)\n"
+            "  --max-errors N     stop once more than N deletes have failed (default 0);\n"
+            "                     the pages already sent finish, and are counted\n"
             "  --timeout D        stop after D (e.g. 30s, 500ms, 2m; default none)\n"
             "  --dry-run          count the matching keys (SCAN may return one twice), delete nothing\n"
             "  --del              use DEL instead of UNLINK\n"
@@ -508,9 +534,15 @@ static bool parse_long(const char *s, long lo, long hi, long *out) {
 /* "1.5s", "500ms", "2m", "1h", "250us"; a bare number is seconds. */
 static bool parse_duration(const char *s, int64_t *out) {
     char *end;
+    /* decimal only: strtod would also take "nan", "inf" and hex */
+    if (!((*s >= '0' && *s <= '9') || (*s == '.' && s[1] >= '0' && s[1] <= '9')))
+        return false;
+    for (const char *c = s; *c && *c != 'm' && *c != 'u' && *c != 'h' && *c != 's'; c++)
+        if (!((*c >= '0' && *c <= '9') || *c == '.'))
+            return false;
     errno = 0;
     double v = strtod(s, &end);
-    if (errno || end == s || v <= 0)
+    if (errno || end == s || !(v > 0))
         return false;
     double unit = (double)GOC_SECOND;
     if (!strcmp(end, "ms"))
@@ -523,8 +555,8 @@ static bool parse_duration(const char *s, int64_t *out) {
         unit = (double)GOC_HOUR;
     else if (*end && strcmp(end, "s"))
         return false;
-    if (v * unit > 9e18)
-        return false;
+    if (v * unit > 9e18 || v * unit < 1)
+        return false; /* out of range, or under a nanosecond (it would mean none) */
     *out = (int64_t)(v * unit);
     return true;
 }
@@ -544,6 +576,13 @@ int main(int argc, char **argv) {
             opt.use_del = true;
         } else if (!strcmp(a, "--quiet")) {
             opt.quiet = true;
+        } else if (strncmp(a, "--", 2) || (strcmp(a, "--addr") && strcmp(a, "--match") &&
+                                             strcmp(a, "--count") && strcmp(a, "--workers") &&
+                                             strcmp(a, "--max-errors") && strcmp(a, "--timeout") &&
+                                             strcmp(a, "--progress"))) {
+            fprintf(stderr, "kvpurge: %s %s\n", strncmp(a, "-", 1) ? "unexpected argument" : "unknown option", a);
+            usage(stderr);
+            return 2;
         } else if (!v) {
             fprintf(stderr, "kvpurge: %s needs a value\n", a);
             ok = false;
@@ -569,13 +608,9 @@ int main(int argc, char **argv) {
         } else if (!strcmp(a, "--progress")) {
             ok = parse_duration(v, &opt.progress);
             i++;
-        } else {
-            fprintf(stderr, "kvpurge: unknown option %s\n", a);
-            ok = false;
         }
         if (!ok) {
-            if (v && strncmp(a, "--", 2) == 0 && strcmp(a, "--dry-run") && strcmp(a, "--del") &&
-                strcmp(a, "--quiet"))
+            if (v)
                 fprintf(stderr, "kvpurge: bad value for %s: '%s'\n", a, v);
             usage(stderr);
             return 2;
