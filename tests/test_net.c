@@ -18,6 +18,7 @@
 #include <sys/syscall.h>
 #include <arpa/inet.h>
 #include <poll.h>
+#include <sched.h>
 
 #if defined(GOC_SANITIZER_BUILD) || defined(GOC_TEST_SLOW)
 #define SCALE 4
@@ -762,7 +763,52 @@ static void child_chan_deadlock(void) {
     exit(0);
 }
 
+/* A plain thread waiting in goc_read is a network wait, as a goroutine's:
+   main, waiting for what that thread will pass on, is not deadlocked. The
+   byte comes from another process, 200 ms after the thread is asleep. */
+static bool tw_sleeping(long tid);
+static int trd_pipe[2];
+static goc_chan *trd_ch;
+static _Atomic long trd_tid;
+static void *trd_reader(void *arg) {
+    (void)arg;
+    atomic_store(&trd_tid, (long)syscall(SYS_gettid));
+    char c;
+    int v = (int)goc_read(trd_pipe[0], &c, 1);
+    goc_send(trd_ch, v);
+    return NULL;
+}
+static int trd_main(void *arg) {
+    (void)arg;
+    int v = 0;
+    goc_recv(trd_ch, &v);
+    fprintf(stderr, "thread-read-ok %d\n", v);
+    return 0;
+}
+static void child_thread_read_no_deadlock(void) {
+    if (pipe(trd_pipe) != 0)
+        exit(4);
+    trd_ch = goc_chan_of(int, 0);
+    pthread_t t;
+    pthread_create(&t, NULL, trd_reader, NULL);
+    long tid;
+    while ((tid = atomic_load(&trd_tid)) == 0 || !tw_sleeping(tid))
+        sched_yield();
+    pid_t peer = fork();
+    if (peer == 0) {
+        usleep(200 * 1000); /* the peer's own pace */
+        if (write(trd_pipe[1], "x", 1) != 1)
+            _exit(1);
+        _exit(0);
+    }
+    int rc = goc_run(trd_main, NULL);
+    pthread_join(t, NULL);
+    waitpid(peer, NULL, 0);
+    exit(rc);
+}
+
 static void test_deadlock_detection(void) {
+    T_CHILD_DIES("thread_read_no_deadlock", NULL, 0, "thread-read-ok 1");
     T_CHILD_DIES("netwait_no_deadlock", NULL, 0, "net-wait-ok");
     T_CHILD_DIES("connwait_no_deadlock", NULL, 0, "net-wait-ok");
     T_CHILD_DIES("chan_deadlock", NULL, 2, "all goroutines are asleep - deadlock!");
@@ -1047,6 +1093,7 @@ int main(int argc, char **argv) {
         {"netwait_no_deadlock", child_netwait_no_deadlock},
         {"connwait_no_deadlock", child_connwait_no_deadlock},
         {"chan_deadlock", child_chan_deadlock},
+        {"thread_read_no_deadlock", child_thread_read_no_deadlock},
     };
     int rc = T_RUN(cases, children);
     if (tmpdir[0])

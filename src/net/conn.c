@@ -15,10 +15,10 @@
  *   the connecting socket's writer. The callback and the dial share a small
  *   heap record with two references; the callback touches the pollfd only
  *   under the record's lock and while the dial has not finished.
- * - A plain thread waits in poll(2) on the descriptor itself, which neither
- *   an evict nor a moved deadline interrupts: close shuts the socket down
- *   first when operations are in progress (the thread then sees a hang-up),
- *   but a moved deadline reaches a plain thread only at its old deadline.
+ * - A plain thread waits in poll(2) on the descriptor and on its own
+ *   eventfd, which an evict or a wake writes to (netpoll.c); close also
+ *   shuts the socket down when operations are in progress. A moved deadline
+ *   still reaches a plain thread only at its old deadline.
  */
 #include "net/net_internal.h"
 #include <sched.h>
@@ -80,7 +80,7 @@ void goc__netfd_decref(goc__netfd *n) {
 int goc__netfd_close(goc__netfd *n) {
     uint64_t s = atomic_fetch_or(&n->state, GOC__NETFD_CLOSED);
     if (s & GOC__NETFD_CLOSED)
-        return EBADF;
+        return GOC__NETFD_ALREADY;
     goc__pollfd_evict(n->pd);
     if ((s & GOC__NETFD_COUNT) > 1)
         shutdown(n->fd, SHUT_RDWR); /* wakes plain threads in poll(2) */
@@ -97,7 +97,7 @@ void goc__netfd_close_done(goc__netfd *n) {
 
 void goc__netfd_close_wait(goc__netfd *n) {
     if (!(atomic_load(&n->state) & GOC__NETFD_CLOSED)) {
-        if (goc__netfd_close(n) != EBADF)
+        if (goc__netfd_close(n) != GOC__NETFD_ALREADY)
             return; /* we closed it ourselves */
     }
     while (!(atomic_load(&n->state) & GOC__NETFD_DONE)) {
@@ -253,8 +253,9 @@ int goc_conn_close_write(goc_conn *c) {
 
 int goc_conn_close(goc_conn *c) {
     int rc = goc__netfd_close(&c->n);
-    if (rc != EBADF)
-        goc__netfd_close_done(&c->n);
+    if (rc == GOC__NETFD_ALREADY)
+        return EBADF;
+    goc__netfd_close_done(&c->n);
     return rc;
 }
 
@@ -599,8 +600,8 @@ int goc_listener_set_deadline(goc_listener *l, int64_t t) {
 
 int goc_listener_close(goc_listener *l) {
     int rc = goc__netfd_close(&l->n);
-    if (rc == EBADF)
-        return rc;
+    if (rc == GOC__NETFD_ALREADY)
+        return EBADF;
     if (l->unlink_path) {
         unlink(l->unlink_path); /* as Go's UnixListener: the file it created goes with it */
         free(l->unlink_path);

@@ -46,7 +46,9 @@ GOC_HIDDEN int goc__netfd_init(goc__netfd *n, int fd, int family);
 /* Takes an operation's reference; false (and no reference) once closed. */
 GOC_HIDDEN bool goc__netfd_incref(goc__netfd *n);
 GOC_HIDDEN void goc__netfd_decref(goc__netfd *n);
-/* The close protocol above. 0, or EBADF if already closed. */
+/* The close protocol above. 0 or close(2)'s errno, or GOC__NETFD_ALREADY
+   if someone else closed it first. */
+#define GOC__NETFD_ALREADY (-1)
 GOC_HIDDEN int goc__netfd_close(goc__netfd *n);
 /* After a goc__netfd_close that did not return EBADF, once the handle is
    touched no more: from then on it may be freed. */

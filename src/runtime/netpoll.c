@@ -209,9 +209,20 @@ static pthread_once_t thread_efd_once = PTHREAD_ONCE_INIT;
 
 static void thread_efd_close(void *v) {
     close((int)(intptr_t)v - 1);
+    thread_efd = -1; /* a later destructor that waits makes a new one */
+}
+/* A forked child shares the parent's eventfds: it must not drain (steal)
+   their wakes. It makes its own at its first wait. */
+static void thread_efd_atfork_child(void) {
+    if (thread_efd >= 0) {
+        close(thread_efd);
+        thread_efd = -1;
+        pthread_setspecific(thread_efd_key, NULL);
+    }
 }
 static void thread_efd_key_init(void) {
     pthread_key_create(&thread_efd_key, thread_efd_close);
+    pthread_atfork(NULL, NULL, thread_efd_atfork_child);
 }
 static int thread_efd_get(void) {
     if (thread_efd < 0) {
@@ -245,6 +256,10 @@ static int wait_thread(goc__pollfd *pd, bool rd, int64_t deadline) {
     goc__lock_release(&pd->lock);
     struct pollfd p[2] = {{.fd = fd, .events = rd ? POLLIN : POLLOUT},
                           {.fd = efd, .events = POLLIN}};
+    /* A wait on a descriptor, as a goroutine's is: the peer may send at any
+       time, so the program is not deadlocked (counted first: a blocked
+       thread asks for a deadlock check). */
+    atomic_fetch_add(&goc__sched.nnetwait, 1);
     goc__foreign_block_begin();
     int rc;
     for (;;) {
@@ -268,6 +283,7 @@ static int wait_thread(goc__pollfd *pd, bool rd, int64_t deadline) {
         }
     }
     goc__foreign_block_end();
+    atomic_fetch_sub(&goc__sched.nnetwait, 1);
     goc__lock_acquire(&pd->lock);
     if (efd >= 0 && *slot == efd + 1)
         *slot = 0; /* nobody woke us: leave */

@@ -1283,8 +1283,11 @@ static void check_dead(bool from_sysmon) {
         struct timespec ts = {0, DEADLOCK_CONFIRM_NS};
         nanosleep(&ts, NULL);
         if (progress_snapshot() != snap || !looks_dead(&threads_only) ||
-            atomic_load(&goc__sched.main_done))
+            atomic_load(&goc__sched.main_done)) {
+            if (threads_only) /* a thread appeared meanwhile: it may exit silently */
+                deadcheck_poll_start(from_sysmon);
             return;
+        }
     }
     if (atomic_exchange(&goc__sched.deadlock_checking, 1) == 0)
         goc__fatal("all goroutines are asleep - deadlock!");
@@ -1870,7 +1873,10 @@ static void runtime_init_once(void) {
 #if GOC_TSAN
     base_threads = now > 2 ? now - 2 : 0;
 #else
-    base_threads = load_threads >= 0 ? load_threads : now > 2 ? now - 2 : 0;
+    /* at most those alive now: some of the load-time ones may have exited */
+    base_threads = now > 2 ? now - 2 : 0;
+    if (load_threads >= 0 && load_threads < base_threads)
+        base_threads = load_threads;
 #endif
 }
 
