@@ -534,15 +534,11 @@ static bool parse_long(const char *s, long lo, long hi, long *out) {
 /* "1.5s", "500ms", "2m", "1h", "250us"; a bare number is seconds. */
 static bool parse_duration(const char *s, int64_t *out) {
     char *end;
-    /* decimal only: strtod would also take "nan", "inf" and hex */
-    if (!((*s >= '0' && *s <= '9') || (*s == '.' && s[1] >= '0' && s[1] <= '9')))
-        return false;
-    for (const char *c = s; *c && *c != 'm' && *c != 'u' && *c != 'h' && *c != 's'; c++)
-        if (!((*c >= '0' && *c <= '9') || *c == '.'))
-            return false;
     errno = 0;
     double v = strtod(s, &end);
-    if (errno || end == s || !(v > 0))
+    /* decimal digits only: strtod also takes a sign, "nan", "inf", hex and
+       exponents */
+    if (errno || end == s || strspn(s, "0123456789.") != (size_t)(end - s) || !(v > 0))
         return false;
     double unit = (double)GOC_SECOND;
     if (!strcmp(end, "ms"))
@@ -565,56 +561,50 @@ int main(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        long n;
-        bool ok = true;
+        long n = 0;
+        bool ok = true, valued = true; /* valued: the option takes the next argument */
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             usage(stdout);
             return 0;
         } else if (!strcmp(a, "--dry-run")) {
             opt.dry_run = true;
+            valued = false;
         } else if (!strcmp(a, "--del")) {
             opt.use_del = true;
+            valued = false;
         } else if (!strcmp(a, "--quiet")) {
             opt.quiet = true;
-        } else if (strncmp(a, "--", 2) || (strcmp(a, "--addr") && strcmp(a, "--match") &&
-                                             strcmp(a, "--count") && strcmp(a, "--workers") &&
-                                             strcmp(a, "--max-errors") && strcmp(a, "--timeout") &&
-                                             strcmp(a, "--progress"))) {
-            fprintf(stderr, "kvpurge: %s %s\n", strncmp(a, "-", 1) ? "unexpected argument" : "unknown option", a);
-            usage(stderr);
-            return 2;
-        } else if (!v) {
-            fprintf(stderr, "kvpurge: %s needs a value\n", a);
-            ok = false;
+            valued = false;
         } else if (!strcmp(a, "--addr")) {
             opt.addr = v;
-            i++;
         } else if (!strcmp(a, "--match")) {
             opt.match = v;
-            i++;
         } else if (!strcmp(a, "--count")) {
-            ok = parse_long(v, 1, 1000000, &opt.count);
-            i++;
+            ok = v && parse_long(v, 1, 1000000, &opt.count);
         } else if (!strcmp(a, "--workers")) {
-            ok = parse_long(v, 1, MAX_WORKERS, &n);
+            ok = v && parse_long(v, 1, MAX_WORKERS, &n);
             opt.workers = (int)n;
-            i++;
         } else if (!strcmp(a, "--max-errors")) {
-            ok = parse_long(v, 0, LONG_MAX - 1, &opt.max_errors);
-            i++;
+            ok = v && parse_long(v, 0, LONG_MAX - 1, &opt.max_errors);
         } else if (!strcmp(a, "--timeout")) {
-            ok = parse_duration(v, &opt.timeout);
-            i++;
+            ok = v && parse_duration(v, &opt.timeout);
         } else if (!strcmp(a, "--progress")) {
-            ok = parse_duration(v, &opt.progress);
-            i++;
-        }
-        if (!ok) {
-            if (v)
-                fprintf(stderr, "kvpurge: bad value for %s: '%s'\n", a, v);
+            ok = v && parse_duration(v, &opt.progress);
+        } else {
+            fprintf(stderr, "kvpurge: %s %s\n", a[0] == '-' ? "unknown option" : "unexpected argument", a);
             usage(stderr);
             return 2;
         }
+        if (valued && !v)
+            fprintf(stderr, "kvpurge: %s needs a value\n", a);
+        else if (!ok)
+            fprintf(stderr, "kvpurge: bad value for %s: '%s'\n", a, v);
+        if ((valued && !v) || !ok) {
+            usage(stderr);
+            return 2;
+        }
+        if (valued)
+            i++;
     }
     setvbuf(stdout, NULL, _IOLBF, 0);
     return goc_run(purge_main, NULL);

@@ -16,7 +16,10 @@
  *   only then wakes it; after the wake it touches neither the channel nor the
  *   waiter, so the woken party may free both at once.
  * - A waiter that belongs to a select (must_claim) is served only by whoever
- *   wins goc__parker_claim; the losers just unlink it.
+ *   wins goc__parker_claim; the losers just unlink it. A waiter of a
+ *   goroutine an earlier goc_run abandoned is unlinked, never served.
+ * - A close zeroes each receiver's variable under the lock (as Go's
+ *   closechan), so a woken receiver needs nothing more from the channel.
  * - A timer's channel (c->timer set) is fed only by its timer: a receive
  *   polls the timer before anything else, and a receiver that parks is
  *   counted by the timer under c->lock and uncounted after the park with no

@@ -50,8 +50,8 @@ GOC_HIDDEN void goc__netfd_decref(goc__netfd *n);
    if someone else closed it first. */
 #define GOC__NETFD_ALREADY (-1)
 GOC_HIDDEN int goc__netfd_close(goc__netfd *n);
-/* After a goc__netfd_close that did not return EBADF, once the handle is
-   touched no more: from then on it may be freed. */
+/* After a goc__netfd_close that did not return GOC__NETFD_ALREADY, once the
+   handle is touched no more: from then on it may be freed. */
 GOC_HIDDEN void goc__netfd_close_done(goc__netfd *n);
 /* Before freeing a handle: closes it if nobody has, and waits for a close
    in progress on another thread to finish. */

@@ -114,9 +114,6 @@ typedef struct goc__parker {
     bool timed_out;               /* set by the deadline timer before it wakes */
 } goc__parker;
 GOC_HIDDEN void goc__parker_init(goc__parker *pk);
-/* Whether pk's goroutine was abandoned by a goc_run that has returned: it
-   never runs again, so a waiter record of it must not be handed anything. */
-GOC_HIDDEN bool goc__parker_abandoned(const goc__parker *pk);
 static inline bool goc__parker_claim(goc__parker *pk) {
     uint32_t z = 0;
     return atomic_compare_exchange_strong_explicit(&pk->claimed, &z, 1, memory_order_acq_rel,
@@ -384,6 +381,13 @@ typedef struct goc__sched_t {
     size_t default_stack;
 } goc__sched_t;
 GOC_HIDDEN extern goc__sched_t goc__sched;
+
+/* Whether pk's goroutine was abandoned by a goc_run that has returned: it
+   never runs again, so a waiter record of it must not be handed anything.
+   Inline: every channel hand-off asks. */
+static inline bool goc__parker_abandoned(const goc__parker *pk) {
+    return pk->g && pk->g->epoch != atomic_load_explicit(&goc__sched.epoch, memory_order_relaxed);
+}
 
 GOC_HIDDEN goc__m *goc__getm(void);
 GOC_HIDDEN void goc__runtime_init(void);

@@ -13,10 +13,15 @@
  *   event from epoll_wait may name a record that was closed meanwhile. Each
  *   event carries the record's sequence number, bumped at every close, so a
  *   stale event is recognised and dropped.
- * - rwait/wwait, rready/wready and closing change only under pd->lock; a
- *   waiter is woken only by whoever wins its parker's claim.
- * - goc__sched.nnetwait counts waiters parked on fds; the deadlock detector
- *   treats a program with such waiters as alive, as Go does.
+ * - rwait/wwait, rthread/wthread, rready/wready and closing change only
+ *   under pd->lock; a waiter is woken only by whoever wins its parker's
+ *   claim.
+ * - A plain thread waits in poll(2) on the fd and on its own eventfd, named
+ *   in rthread/wthread (eventfd + 1) while it waits; whoever clears that
+ *   slot under the lock writes to the eventfd once (close, evict, wake).
+ * - goc__sched.nnetwait counts waiters on fds, goroutines and plain threads
+ *   alike; the deadlock detector treats a program with such waiters as
+ *   alive, as Go does.
  */
 #include "runtime/internal.h"
 #include <errno.h>
@@ -156,19 +161,20 @@ void goc__pollfd_close(goc__pollfd *pd) {
 /* pd->lock held: wakes the plain threads waiting in poll(2) for rd / wr
    (their own poll sees the fd itself; this is for close and for
    goc__pollfd_wake, which poll cannot see). The slot is cleared: one wake. */
-static void thread_wake(goc__pollfd *pd, bool rd, bool wr) {
+static void thread_wake_slot(int *slot) {
     static const uint64_t one = 1;
-    if (rd && pd->rthread) {
-        if (write(pd->rthread - 1, &one, sizeof one) < 0) {
+    if (*slot) {
+        if (write(*slot - 1, &one, sizeof one) < 0) {
             /* the counter cannot overflow: each wait drains it first */
         }
-        pd->rthread = 0;
+        *slot = 0;
     }
-    if (wr && pd->wthread) {
-        if (write(pd->wthread - 1, &one, sizeof one) < 0) {
-        }
-        pd->wthread = 0;
-    }
+}
+static void thread_wake(goc__pollfd *pd, bool rd, bool wr) {
+    if (rd)
+        thread_wake_slot(&pd->rthread);
+    if (wr)
+        thread_wake_slot(&pd->wthread);
 }
 
 /* pd->lock held, released here: wakes the reader and/or the writer, or marks

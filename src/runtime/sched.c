@@ -20,7 +20,11 @@
  * - sysmon (a thread, asleep while every P is idle) wakes Ms for queued
  *   work, takes the P of a blocking section that lasts over 20 us, polls the
  *   network when nobody has, trims pooled stacks, and re-checks for deadlock
- *   when plain threads start waiting.
+ *   when plain threads start waiting (and every 100 ms while only threads
+ *   goc does not know of rule a deadlock out).
+ * - A goroutine of a goc_run that has returned (an older epoch) is
+ *   abandoned: it is never made ready again, a yield drops it, a channel
+ *   drops its waiters, and the next goc_run drops its sleep timers.
  *
  * Invariants:
  * - A G runs on at most one M; an M runs Gs only while it holds a P (a G
@@ -1870,11 +1874,9 @@ static void runtime_init_once(void) {
     /* Under TSan counted after the first thread is made: TSan starts its
        helper then. Not counted: this thread and sysmon. */
     long now = count_threads();
-#if GOC_TSAN
     base_threads = now > 2 ? now - 2 : 0;
-#else
-    /* at most those alive now: some of the load-time ones may have exited */
-    base_threads = now > 2 ? now - 2 : 0;
+#if !GOC_TSAN
+    /* those from load time, at most those alive now (some may have exited) */
     if (load_threads >= 0 && load_threads < base_threads)
         base_threads = load_threads;
 #endif
@@ -1958,10 +1960,7 @@ static void parker_timeout(goc__timer *t, void *arg);
    Every other timer (a goc_timer, AfterFunc, a context's deadline, made
    before this run or in an earlier one) stays: it belongs to the program. */
 static bool abandoned_timer(goc__timer *t) {
-    if (t->fn != parker_timeout)
-        return false;
-    goc__g *g = ((goc__parker *)t->arg)->g;
-    return g && g->epoch != atomic_load_explicit(&goc__sched.epoch, memory_order_relaxed);
+    return t->fn == parker_timeout && goc__parker_abandoned(t->arg);
 }
 
 int goc_run(int (*main_fn)(void *), void *arg) {
@@ -2187,10 +2186,6 @@ void goc__parker_wake(goc__parker *pk) {
     atomic_fetch_add(&goc__sched.nforeign, 1);
     atomic_store_explicit(&pk->woken, 1, memory_order_release);
     goc__futex_wake(&pk->woken, 1);
-}
-
-bool goc__parker_abandoned(const goc__parker *pk) {
-    return pk->g && pk->g->epoch != atomic_load_explicit(&goc__sched.epoch, memory_order_relaxed);
 }
 
 static void parker_timeout(goc__timer *t, void *arg) {

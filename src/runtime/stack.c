@@ -115,15 +115,16 @@ size_t goc__stack_default(void) {
     const char *env = getenv("GOC_STACK_SIZE");
     if (env && *env) {
         size_t v = parse_size(env);
-        if (v == 0)
+        if (v == 0) {
             fprintf(stderr, "goc: ignoring GOC_STACK_SIZE=%s (want bytes, or a K or M suffix)\n", env);
-        else if (v > MAX_STACK)
-            fprintf(stderr, "goc: GOC_STACK_SIZE=%s is over the limit: using %d bytes\n", env,
-                    MAX_STACK);
-        else
+        } else {
+            if (v > MAX_STACK) {
+                fprintf(stderr, "goc: GOC_STACK_SIZE=%s is over the limit: using %d bytes\n",
+                        env, MAX_STACK);
+                v = MAX_STACK;
+            }
             size = v;
-        if (v > MAX_STACK)
-            size = MAX_STACK;
+        }
     }
     if (size < MIN_STACK)
         size = MIN_STACK;

@@ -104,16 +104,10 @@ static void refs_free_from(goc__p *p, int first) {
     p->timer_ref_free = first < p->timers_cap ? first : -1;
 }
 
-/* Removes the timer at index i (lock held). */
-static void heap_remove(goc__p *p, int i) {
-    int r = p->timers[i].ref;
+/* Frees ref r, whose timer has left the heap, and marks the timer as in no
+   heap (lock held). */
+static void ref_release(goc__p *p, int r) {
     goc__timer *t = p->timer_refs[r].t;
-    int last = --p->ntimers;
-    if (i != last) {
-        heap_set(p, i, p->timers[last]);
-        sift_down(p, i);
-        sift_up(p, p->timer_refs[p->timers[last].ref].pos);
-    }
     p->timer_refs[r].t = NULL;
     p->timer_refs[r].pos = p->timer_ref_free;
     p->timer_ref_free = r;
@@ -121,6 +115,18 @@ static void heap_remove(goc__p *p, int i) {
     /* release: pairs with del's acquire load; a running flag set before
        this is then visible to del */
     atomic_store_explicit(&t->p, NULL, memory_order_release);
+}
+
+/* Removes the timer at index i (lock held). */
+static void heap_remove(goc__p *p, int i) {
+    int r = p->timers[i].ref;
+    int last = --p->ntimers;
+    if (i != last) {
+        heap_set(p, i, p->timers[last]);
+        sift_down(p, i);
+        sift_up(p, p->timer_refs[p->timers[last].ref].pos);
+    }
+    ref_release(p, r);
 }
 
 /* Doubles p's heap and ref table (lock held; both full). */
@@ -301,20 +307,21 @@ int64_t goc__timers_count(void) {
     return c;
 }
 
-/* Drops every timer of a finished goc_run (their owners were abandoned). */
+/* Keeps the timers for which drop is false: compacts the heap array, then
+   rebuilds the heap bottom up (O(n), no allocation under the lock). */
 void goc__timers_drop(goc__p *p, bool (*drop)(goc__timer *)) {
     goc__lock_acquire(&p->timers_lock);
-    /* collected first: each removal reorders the heap */
-    goc__timer **out = p->ntimers ? malloc((size_t)p->ntimers * sizeof *out) : NULL;
     int n = 0;
-    if (p->ntimers && !out)
-        goc__fatal("out of memory dropping timers");
-    for (int i = 0; i < p->ntimers; i++)
-        if (drop(heap_timer(p, i)))
-            out[n++] = heap_timer(p, i);
-    for (int k = 0; k < n; k++)
-        heap_remove(p, p->timer_refs[out[k]->idx].pos);
+    for (int i = 0; i < p->ntimers; i++) {
+        struct goc__timer_slot s = p->timers[i];
+        if (drop(p->timer_refs[s.ref].t))
+            ref_release(p, s.ref);
+        else
+            heap_set(p, n++, s);
+    }
+    p->ntimers = n;
+    for (int i = (n - 2) / HEAP_ARITY; n > 1 && i >= 0; i--)
+        sift_down(p, i);
     update_timer0(p);
     goc__lock_release(&p->timers_lock);
-    free(out);
 }
