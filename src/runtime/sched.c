@@ -889,19 +889,21 @@ static void reset_spinning(goc__m *m) {
 static void check_dead(bool from_sysmon);
 static void stopm(goc__m *m);
 
-#define PREFAULT_BATCH 8     /* stacks an idle M faults in before it looks for work again */
+#define PREFAULT_BATCH 8     /* stacks an M without work faults in before it looks again */
 #define PREFAULT_RESERVE 64  /* ... while the global free list holds fewer than this */
 
-/* An M about to go idle while goroutines are being started on fresh stacks
-   (a spawn found no free G since an idle M last looked) faults in the next
-   few stacks on its own core and pools them. Every new live goroutine costs
-   a page fault, a fresh page's costing 2 to 6 us on a VM, most of it zeroing:
-   the spawner alone would take every one of those in turn while the other
-   cores sleep and are woken (a futex each) for the goroutines it starts. Now
-   they share the faults: W8, a million parked goroutines on two cores, from
-   4-8 s to 1.4-1.7 s. A program that stops spawning stops this at once; what it
-   costs at most is PREFAULT_RESERVE pooled stacks, below sysmon's trim
-   bound. Returns whether it did anything (the caller looks for work again). */
+/* An M that finds no local work while goroutines are being started on fresh
+   stacks (a spawn found no free G since an M last looked here) faults in the
+   next few stacks on its own core and pools them. Every new live goroutine
+   costs a page fault, a fresh page's costing 1 to 6 us on a VM, most of it
+   zeroing: the spawner alone would take every one of those in turn. This
+   runs before the M steals: the spawner's goroutines, stolen one or two at
+   a time, would otherwise keep it busy without ever sharing the faults (W8,
+   a million parked goroutines on two cores: 4-8 s when only the spawner
+   faulted, 1.8-3.9 s when idle Ms helped, 0.9-1.2 s now). A program that
+   stops spawning stops this at once; what it costs at most is
+   PREFAULT_RESERVE pooled stacks, below sysmon's trim bound. Returns whether
+   it did anything (the caller looks for work again). */
 static bool prefault_stacks(goc__m *m) {
     uint64_t miss = atomic_load_explicit(&goc__sched.stack_misses, memory_order_relaxed);
     uint64_t seen = atomic_load_explicit(&goc__sched.stack_misses_seen, memory_order_relaxed);
@@ -958,6 +960,8 @@ static goc__g *findrunnable(goc__m *m) {
                 return g;
             }
         }
+        if (prefault_stacks(m))
+            continue;
         /* Steal, if not too many already spin (Go's limit: half the busy Ps). */
         int busy = goc__busy_procs();
         if (m->spinning || 2 * atomic_load(&goc__sched.nmspinning) < busy) {
@@ -991,8 +995,6 @@ static goc__g *findrunnable(goc__m *m) {
                 return g;
             }
         }
-        if (prefault_stacks(m))
-            continue;
         /* Nothing: give the P back and sleep. */
         goc__lock_acquire(&goc__sched.lock);
         if (atomic_load(&goc__sched.runq_size) > 0) {
