@@ -294,7 +294,8 @@ static inline void unlock_and_wake(goc_chan *c, chan_waiter *s) {
     goc__parker_wake(pk);
 }
 
-static __attribute__((noreturn)) void block_forever(const char *reason) {
+/* A NULL channel, or a select with nothing to wait on: parks for ever. */
+void goc__chan_block_forever(const char *reason) {
     goc__parker pk;
     goc__parker_init(&pk);
     goc__parker_park(&pk, NULL, NULL, reason, -1);
@@ -308,7 +309,7 @@ static bool chan_send(goc_chan *c, const void *elem, bool block) {
     if (GOC_UNLIKELY(!c)) {
         if (!block)
             return false;
-        block_forever("chan send (nil chan)");
+        goc__chan_block_forever("chan send (nil chan)");
     }
     /* Fast path for a non-blocking send that cannot proceed. A closed channel
        never becomes ready for sending again, so if we saw it open and full,
@@ -358,7 +359,7 @@ static bool chan_recv(goc_chan *c, void *out, bool block, bool *ok) {
     if (GOC_UNLIKELY(!c)) {
         if (!block)
             return false;
-        block_forever("chan receive (nil chan)");
+        goc__chan_block_forever("chan receive (nil chan)");
     }
     /* A timer's channel: let a due timer that is in no heap deliver now
        (Go 1.23's maybeRunChan). The one test ordinary channels pay. */

@@ -70,6 +70,10 @@ struct goc_chan {
    refill the buffer. Returns true if it discarded a value. */
 GOC_HIDDEN bool goc__chan_drain(goc_chan *c);
 
+/* Parks the caller for ever with the wait reason shown in dumps (a NULL
+   channel, a select with no case that can fire); counts toward deadlock. */
+GOC_HIDDEN __attribute__((noreturn)) void goc__chan_block_forever(const char *reason);
+
 /* ---- timer channels (implemented in src/time/time.c) ----
    Go 1.23 keeps a channel timer out of the timer heap unless someone is
    blocked receiving from its channel; these are its hooks (Go's

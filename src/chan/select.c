@@ -108,13 +108,6 @@ static void sort_lockorder(const goc_case *cases, uint32_t *a, size_t n) {
     }
 }
 
-static __attribute__((noreturn)) void block_forever(const char *reason) {
-    goc__parker pk;
-    goc__parker_init(&pk);
-    goc__parker_park(&pk, NULL, NULL, reason, -1);
-    goc__fatal("woken from %s", reason);
-}
-
 /* The recv case i completed with (ok); fills in its ok pointer, zeroes its
    variable for a closed channel. */
 static inline void recv_done(goc_case *cs, bool ok) {
@@ -255,7 +248,7 @@ static int do_select(goc_case *cases, size_t n, bool block, bool ordered) {
         } else if (block) {
             free(heap);
             if (deadline < 0)
-                block_forever(n == 0 ? "select (no cases)" : "select");
+                goc__chan_block_forever(n == 0 ? "select (no cases)" : "select");
             goc__parker pk;
             goc__parker_init(&pk);
             while (goc__parker_park(&pk, NULL, NULL, "select", deadline)) {

@@ -35,11 +35,11 @@ typedef struct cond_waiter {
     bool signalled; /* picked by signal or broadcast */
 } cond_waiter;
 
-static goc__lock *qlock(goc_cond *c) {
+static goc__lock *cond_qlock(goc_cond *c) {
     return (goc__lock *)(void *)&c->_lock;
 }
 
-static void enqueue(goc_cond *c, cond_waiter *w) {
+static void cond_enqueue(goc_cond *c, cond_waiter *w) {
     w->next = NULL;
     w->prev = c->_tail;
     if (c->_tail)
@@ -50,7 +50,7 @@ static void enqueue(goc_cond *c, cond_waiter *w) {
     w->queued = true;
 }
 
-static void dequeue(goc_cond *c, cond_waiter *w) {
+static void cond_dequeue(goc_cond *c, cond_waiter *w) {
     if (w->prev)
         w->prev->next = w->next;
     else
@@ -74,25 +74,25 @@ static bool cond_wait(goc_cond *c, int64_t deadline) {
         goc_panic("sync: Cond.Wait with a NULL L");
     cond_waiter w = {.parked = false, .signalled = false};
     goc__parker_init(&w.pk);
-    goc__lock_acquire(qlock(c));
-    enqueue(c, &w);
-    goc__lock_release(qlock(c));
+    goc__lock_acquire(cond_qlock(c));
+    cond_enqueue(c, &w);
+    goc__lock_release(cond_qlock(c));
     goc_mutex_unlock(c->L);
 
     bool ok = true;
-    goc__lock_acquire(qlock(c));
+    goc__lock_acquire(cond_qlock(c));
     if (w.signalled) {
-        goc__lock_release(qlock(c));
+        goc__lock_release(cond_qlock(c));
     } else {
         w.parked = true;
-        ok = goc__parker_park(&w.pk, goc__unlock_cb, qlock(c), "sync.Cond.Wait", deadline);
+        ok = goc__parker_park(&w.pk, goc__unlock_cb, cond_qlock(c), "sync.Cond.Wait", deadline);
         if (!ok) {
             /* Timed out. A signal may have taken us off the queue and lost
                the claim to our timer; then it moved on to the next waiter. */
-            goc__lock_acquire(qlock(c));
+            goc__lock_acquire(cond_qlock(c));
             if (w.queued)
-                dequeue(c, &w);
-            goc__lock_release(qlock(c));
+                cond_dequeue(c, &w);
+            goc__lock_release(cond_qlock(c));
         }
     }
     goc_mutex_lock(c->L);
@@ -114,7 +114,7 @@ void goc_cond_wait(goc_cond *c) {
 static cond_waiter *pick(goc_cond *c, bool *any) {
     cond_waiter *w;
     while ((w = c->_head) != NULL) {
-        dequeue(c, w);
+        cond_dequeue(c, w);
         if (!w->parked) {
             w->signalled = true; /* it sees this under the lock and does not park */
             *any = true;
@@ -132,17 +132,17 @@ static cond_waiter *pick(goc_cond *c, bool *any) {
 }
 
 void goc_cond_signal(goc_cond *c) {
-    goc__lock_acquire(qlock(c));
+    goc__lock_acquire(cond_qlock(c));
     bool any;
     cond_waiter *w = pick(c, &any);
-    goc__lock_release(qlock(c));
+    goc__lock_release(cond_qlock(c));
     if (w)
         goc__parker_wake(&w->pk);
 }
 
 void goc_cond_broadcast(goc_cond *c) {
     cond_waiter *wake = NULL, **tail = &wake;
-    goc__lock_acquire(qlock(c));
+    goc__lock_acquire(cond_qlock(c));
     for (;;) {
         bool any;
         cond_waiter *w = pick(c, &any);
@@ -154,7 +154,7 @@ void goc_cond_broadcast(goc_cond *c) {
             tail = &w->next;
         }
     }
-    goc__lock_release(qlock(c));
+    goc__lock_release(cond_qlock(c));
     while (wake) {
         cond_waiter *next = wake->next; /* read first: once woken, it may return */
         goc__parker_wake(&wake->pk);

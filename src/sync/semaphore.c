@@ -19,29 +19,29 @@
 #include "context/ctx_internal.h"
 #include <errno.h>
 
-typedef struct sema_waiter {
+typedef struct wsema_waiter {
     goc__parker pk;
     int64_t n;
-    struct sema_waiter *next, *prev;
+    struct wsema_waiter *next, *prev;
     bool queued;
-} sema_waiter;
+} wsema_waiter;
 
-static goc__lock *qlock(goc_sema *s) {
+static goc__lock *wsema_qlock(goc_sema *s) {
     return (goc__lock *)(void *)&s->_lock;
 }
 
-static void enqueue(goc_sema *s, sema_waiter *w) {
+static void wsema_enqueue(goc_sema *s, wsema_waiter *w) {
     w->next = NULL;
     w->prev = s->_tail;
     if (s->_tail)
-        ((sema_waiter *)s->_tail)->next = w;
+        ((wsema_waiter *)s->_tail)->next = w;
     else
         s->_head = w;
     s->_tail = w;
     w->queued = true;
 }
 
-static void dequeue(goc_sema *s, sema_waiter *w) {
+static void wsema_dequeue(goc_sema *s, wsema_waiter *w) {
     if (w->prev)
         w->prev->next = w->next;
     else
@@ -55,13 +55,13 @@ static void dequeue(goc_sema *s, sema_waiter *w) {
 
 /* _lock held. Grants units to the waiters at the front that fit; returns
    them (linked through next) to be woken once _lock is released. */
-static sema_waiter *grant(goc_sema *s) {
-    sema_waiter *wake = NULL, **tail = &wake;
-    sema_waiter *w;
+static wsema_waiter *wsema_grant(goc_sema *s) {
+    wsema_waiter *wake = NULL, **tail = &wake;
+    wsema_waiter *w;
     while ((w = s->_head) != NULL) {
         if (s->_size - s->_cur < w->n)
             break; /* FIFO: nobody overtakes the front waiter */
-        dequeue(s, w);
+        wsema_dequeue(s, w);
         if (!goc__parker_claim(&w->pk))
             continue; /* its context won; it is leaving */
         s->_cur += w->n;
@@ -72,9 +72,9 @@ static sema_waiter *grant(goc_sema *s) {
     return wake;
 }
 
-static void wake_all(sema_waiter *w) {
+static void wsema_wake_all(wsema_waiter *w) {
     while (w) {
-        sema_waiter *next = w->next; /* read first: once woken, it may return */
+        wsema_waiter *next = w->next; /* read first: once woken, it may return */
         goc__parker_wake(&w->pk);
         w = next;
     }
@@ -91,58 +91,58 @@ int goc_sema_acquire(goc_sema *s, goc_ctx *ctx, int64_t n) {
         if (err)
             return err;
     }
-    goc__lock_acquire(qlock(s));
+    goc__lock_acquire(wsema_qlock(s));
     if (s->_size - s->_cur >= n && s->_head == NULL) {
         s->_cur += n;
-        goc__lock_release(qlock(s));
+        goc__lock_release(wsema_qlock(s));
         return 0;
     }
-    sema_waiter w = {.n = n};
+    wsema_waiter w = {.n = n};
     goc__parker_init(&w.pk);
     if (n > s->_size) {
         /* Can never succeed: wait for the context only, blocking nobody. */
-        goc__lock_release(qlock(s));
+        goc__lock_release(wsema_qlock(s));
         if (!ctx) {
             goc__parker_park(&w.pk, NULL, NULL, "semaphore.Acquire", -1); /* for ever */
             return ECANCELED;
         }
         return goc__ctx_park(ctx, &w.pk, NULL, NULL, "semaphore.Acquire", -1);
     }
-    enqueue(s, &w);
+    wsema_enqueue(s, &w);
     int r;
     if (ctx)
-        r = goc__ctx_park(ctx, &w.pk, goc__unlock_cb, qlock(s), "semaphore.Acquire", -1);
+        r = goc__ctx_park(ctx, &w.pk, goc__unlock_cb, wsema_qlock(s), "semaphore.Acquire", -1);
     else
-        r = goc__parker_park(&w.pk, goc__unlock_cb, qlock(s), "semaphore.Acquire", -1) ? 0 : -1;
+        r = goc__parker_park(&w.pk, goc__unlock_cb, wsema_qlock(s), "semaphore.Acquire", -1) ? 0 : -1;
     if (r == 0)
         return 0; /* a release granted our units */
     /* Cancelled first. Leave the queue; those behind us may fit now. */
-    goc__lock_acquire(qlock(s));
+    goc__lock_acquire(wsema_qlock(s));
     if (w.queued)
-        dequeue(s, &w);
-    sema_waiter *wake = grant(s);
-    goc__lock_release(qlock(s));
-    wake_all(wake);
+        wsema_dequeue(s, &w);
+    wsema_waiter *wake = wsema_grant(s);
+    goc__lock_release(wsema_qlock(s));
+    wsema_wake_all(wake);
     return r > 0 ? r : ECANCELED;
 }
 
 bool goc_sema_try_acquire(goc_sema *s, int64_t n) {
-    goc__lock_acquire(qlock(s));
+    goc__lock_acquire(wsema_qlock(s));
     bool ok = s->_size - s->_cur >= n && s->_head == NULL;
     if (ok)
         s->_cur += n;
-    goc__lock_release(qlock(s));
+    goc__lock_release(wsema_qlock(s));
     return ok;
 }
 
 void goc_sema_release(goc_sema *s, int64_t n) {
-    goc__lock_acquire(qlock(s));
+    goc__lock_acquire(wsema_qlock(s));
     s->_cur -= n;
     if (s->_cur < 0) {
-        goc__lock_release(qlock(s));
+        goc__lock_release(wsema_qlock(s));
         goc_panic("semaphore: released more than held");
     }
-    sema_waiter *wake = grant(s);
-    goc__lock_release(qlock(s));
-    wake_all(wake);
+    wsema_waiter *wake = wsema_grant(s);
+    goc__lock_release(wsema_qlock(s));
+    wsema_wake_all(wake);
 }
