@@ -241,6 +241,71 @@ static int addresses_main(void *arg) {
 }
 static void test_addresses(void) { goc_run(addresses_main, NULL); }
 
+/* Listens on network/laddr (0 or the error), then, when host is not NULL,
+   dials host at the port it got and accepts the connection. */
+static int listen_dial(const char *network, const char *laddr, const char *host, char *got,
+                       size_t glen) {
+    goc_listener *l;
+    int rc = goc_listen(network, laddr, &l);
+    if (rc)
+        return rc;
+    char addr[80], daddr[100];
+    T_CHECK_EQ(goc_listener_addr(l, addr, sizeof addr), 0);
+    if (got)
+        snprintf(got, glen, "%s", addr);
+    if (host) {
+        snprintf(daddr, sizeof daddr, "%s:%s", host, strrchr(addr, ':') + 1);
+        goc_conn *c, *s;
+        rc = goc_dial(NULL, "tcp", daddr, &c);
+        if (!rc) {
+            T_CHECK_EQ(goc_accept(l, &s), 0);
+            goc_conn_free(s);
+            goc_conn_free(c);
+        }
+    }
+    goc_listener_free(l);
+    return rc;
+}
+
+/* Go's address forms for a listener: an empty address or port, an
+   unspecified IP (every address, dual-stack for "tcp"), an IPv4-mapped IPv6
+   literal (its IPv4 address); a port with anything but a service name's
+   characters is an error. */
+static int listen_forms_main(void *arg) {
+    (void)arg;
+    char got[80];
+    T_CHECK_EQ(listen_dial("tcp", "", "127.0.0.1", NULL, 0), 0);
+    T_CHECK_EQ(listen_dial("tcp", ":", "127.0.0.1", NULL, 0), 0);
+    T_CHECK_EQ(listen_dial("tcp4", ":", "127.0.0.1", NULL, 0), 0);
+    T_CHECK_EQ(listen_dial("tcp", "127.0.0.1:", "127.0.0.1", got, sizeof got), 0);
+    T_CHECK(!strncmp(got, "127.0.0.1:", 10) && strcmp(got, "127.0.0.1:0") != 0);
+    T_CHECK_EQ(listen_dial("tcp", "0.0.0.0:0", "127.0.0.1", NULL, 0), 0);
+    T_CHECK_EQ(listen_dial("tcp4", "0.0.0.0:0", "127.0.0.1", NULL, 0), 0);
+    T_CHECK_EQ(listen_dial("tcp", "[::ffff:127.0.0.1]:0", "127.0.0.1", got, sizeof got), 0);
+    T_CHECK(!strncmp(got, "127.0.0.1:", 10));
+    T_CHECK(listen_dial("tcp4", "[::]:0", NULL, NULL, 0) != 0);
+    goc_listener *l6;
+    if (goc_listen("tcp6", "[::1]:0", &l6) == 0) { /* IPv6 here: the wildcards are dual-stack */
+        goc_listener_free(l6);
+        T_CHECK_EQ(listen_dial("tcp", "[::]:0", "127.0.0.1", NULL, 0), 0);
+        T_CHECK_EQ(listen_dial("tcp", "[::]:0", "[::1]", NULL, 0), 0);
+        T_CHECK_EQ(listen_dial("tcp", "0.0.0.0:0", "[::1]", NULL, 0), 0);
+        T_CHECK_EQ(listen_dial("tcp", "", "[::1]", NULL, 0), 0);
+        T_CHECK_EQ(listen_dial("tcp6", "[::]:0", "[::1]", NULL, 0), 0);
+        T_CHECK(listen_dial("tcp6", "[::]:0", "127.0.0.1", NULL, 0) != 0); /* tcp6: IPv6 only */
+    } else {
+        printf("     (no IPv6 loopback here: dual-stack not checked)\n");
+    }
+    goc_conn *c = NULL;
+    T_CHECK_EQ(goc_dial(NULL, "tcp", "", &c), EINVAL);
+    T_CHECK_EQ(goc_dial(NULL, "tcp", "127.0.0.1: 80", &c), EINVAL);
+    T_CHECK_EQ(goc_dial(NULL, "tcp", "127.0.0.1:80 ", &c), EINVAL);
+    T_CHECK_EQ(goc_listen("tcp", "127.0.0.1: 0", &l6), EINVAL);
+    T_CHECK(c == NULL);
+    return 0;
+}
+static void test_listen_forms(void) { goc_run(listen_forms_main, NULL); }
+
 /* ---- deadlines ---- */
 
 static int read_timeout_main(void *arg) {
@@ -1084,7 +1149,7 @@ static void test_close_then_free(void) {
 int main(int argc, char **argv) {
     static const t_case cases[] = {
         T_CASE(test_tcp_echo),     T_CASE(test_tcp6_echo),       T_CASE(test_unix_echo),
-        T_CASE(test_addresses),    T_CASE(test_read_timeout),    T_CASE(test_deadline_past), T_CASE(test_bad_addresses),
+        T_CASE(test_addresses),    T_CASE(test_listen_forms),    T_CASE(test_read_timeout),    T_CASE(test_deadline_past), T_CASE(test_bad_addresses),
         T_CASE(test_deadline_moved), T_CASE(test_close),         T_CASE(test_dial_refused),
         T_CASE(test_dial_ctx),     T_CASE(test_pipe),            T_CASE(test_plain_thread),
         T_CASE(test_deadlock_detection), T_CASE(test_close_race), T_CASE(test_thread_woken), T_CASE(test_concurrent_callers), T_CASE(test_close_then_free),

@@ -124,9 +124,10 @@ GOC_API int goc_conn_fd(goc_conn *c);
 /* ---- Listeners ---- */
 
 /* Listens on network ("tcp", "tcp4", "tcp6", "unix") and address: "host:port"
-   with port 0 picking a free port, an empty host every local address
-   (":8080"; "tcp" then listens on IPv6 and IPv4 where it can), or a unix
-   path. SO_REUSEADDR is set for TCP. A unix socket's file is removed when
+   with port 0 (or an empty port) picking a free port, an empty host or an
+   unspecified IP ("0.0.0.0", "[::]") every local address (":8080"; "tcp"
+   then listens on IPv6 and IPv4 where it can), an empty address every
+   local address on a free port, or a unix path. SO_REUSEADDR is set for TCP. A unix socket's file is removed when
    the listener closes. 0 and *out (free it with goc_listener_free), or an
    errno value (EADDRINUSE, EACCES, ...). */
 GOC_API int goc_listen(const char *network, const char *address, goc_listener **out);

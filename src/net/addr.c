@@ -46,11 +46,14 @@ int goc__split_host_port(const char *addr, char *host, size_t hlen, char *port, 
         return EINVAL; /* too many colons: an IPv6 literal needs brackets */
     }
     size_t hl = (size_t)(hend - h), pl = strlen(colon + 1);
-    if (hl >= hlen || pl >= plen || pl == 0)
+    if (hl >= hlen || pl >= plen || plen < 2)
         return EINVAL;
     memcpy(host, h, hl);
     host[hl] = 0;
-    memcpy(port, colon + 1, pl + 1);
+    if (pl == 0) /* as Go's parsePort: an empty port is port 0 */
+        memcpy(port, "0", 2);
+    else
+        memcpy(port, colon + 1, pl + 1);
     return 0;
 }
 
@@ -99,6 +102,11 @@ int goc__resolve(int kind, const char *host, const char *port, bool passive, str
     if (host && (inet_pton(AF_INET, host, probe) == 1 || inet_pton(AF_INET6, host, probe) == 1))
         hints.ai_flags |= AI_NUMERICHOST;
     bool numeric = port[0] >= '0' && port[0] <= '9';
+    /* As Go's parsePort, anything but digits is a service name, looked up
+       as it is: getaddrinfo would also take " 80" or "80 " for port 80. */
+    if (strspn(port, "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-_.") !=
+        strlen(port))
+        return EINVAL;
     if (numeric) {
         /* getaddrinfo takes 65537 as port 1: Go says "invalid port" */
         char *end;

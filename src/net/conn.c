@@ -21,6 +21,7 @@
  *   still reaches a plain thread only at its old deadline.
  */
 #include "net/net_internal.h"
+#include <arpa/inet.h>
 #include <sched.h>
 #include <errno.h>
 #include <netdb.h>
@@ -495,6 +496,24 @@ static int listen_wildcard(int kind, const char *port, int *fdp, int *family) {
     return listen_socket((struct sockaddr *)&in, sizeof in, -1, fdp);
 }
 
+/* As Go's favoriteAddrFamily for a listener: an unspecified address
+   ("0.0.0.0", "::") is every local address, dual-stack for "tcp", so it
+   becomes the empty host where the network allows its family; an
+   IPv4-mapped IPv6 literal is the IPv4 address it maps. */
+static void listen_host(int kind, char *host) {
+    struct in6_addr a6;
+    struct in_addr a4;
+    if (inet_pton(AF_INET, host, &a4) == 1) {
+        if (a4.s_addr == htonl(INADDR_ANY) && kind != GOC__NET_TCP6)
+            host[0] = 0;
+    } else if (inet_pton(AF_INET6, host, &a6) == 1) {
+        if (IN6_IS_ADDR_UNSPECIFIED(&a6) && kind != GOC__NET_TCP4)
+            host[0] = 0;
+        else if (IN6_IS_ADDR_V4MAPPED(&a6) && kind != GOC__NET_TCP6)
+            inet_ntop(AF_INET, &a6.s6_addr[12], host, INET_ADDRSTRLEN);
+    }
+}
+
 int goc_listen(const char *network, const char *address, goc_listener **out) {
     int kind = goc__net_kind(network);
     if (kind < 0 || !address || !out)
@@ -512,7 +531,11 @@ int goc_listen(const char *network, const char *address, goc_listener **out) {
             rc = ENOMEM;
     } else {
         char host[256], port[32];
-        rc = goc__split_host_port(address, host, sizeof host, port, sizeof port);
+        /* as Go: an empty address is every local address, a free port */
+        rc = goc__split_host_port(address[0] ? address : ":0", host, sizeof host, port,
+                                  sizeof port);
+        if (!rc)
+            listen_host(kind, host);
         if (!rc && !host[0]) {
             rc = listen_wildcard(kind, port, &fd, &family);
         } else if (!rc) {

@@ -72,7 +72,8 @@ static inline int64_t goc__poll_deadline(int64_t t) {
 enum { GOC__NET_TCP, GOC__NET_TCP4, GOC__NET_TCP6, GOC__NET_UNIX };
 /* "tcp", "tcp4", "tcp6", "unix" to the enum; -1 for anything else. */
 GOC_HIDDEN int goc__net_kind(const char *network);
-/* Go's net.SplitHostPort: "h:p", "[v6]:p", ":p". 0 or EINVAL. */
+/* Go's net.SplitHostPort: "h:p", "[v6]:p", ":p"; an empty port gives "0"
+   (Go's parsePort). 0 or EINVAL. */
 GOC_HIDDEN int goc__split_host_port(const char *addr, char *host, size_t hlen, char *port,
                                     size_t plen);
 /* A unix path (or "@abstract") as a sockaddr_un. 0 or EINVAL (empty, or too long). */

@@ -96,7 +96,8 @@ static uint64_t hash_key(const void *key, size_t n) {
         n -= 8;
     }
     uint64_t w = 0;
-    memcpy(&w, p, n);
+    if (n) /* the empty key may be NULL, which memcpy may not be given */
+        memcpy(&w, p, n);
     return mix(h ^ w, 0x8ebc6af09c88c6e3ULL);
 }
 
