@@ -122,6 +122,87 @@ static void test_mutex_fairness(void) {
     T_CHECK_EQ(run_with_procs(1, fairness_main, NULL), 0);
 }
 
+/* POSIX's rule for freeing a mutex: the holder of the last reference to an
+   object frees it right after unlocking its mutex, while the goroutines
+   that unlocked it before may still be returning from their unlock (which
+   must not touch the mutex once it has let the next owner in). Half the
+   users yield inside the critical section so that others queue and unlocks
+   have waiters to wake; the others run straight through, and a third of
+   the RWMutex users drop their reference under the read lock. More Ms than
+   cores let the OS preempt one mid-unlock, and GOC_DEBUG=shuffle (the
+   stress child) yields inside unlock. Under ASan a late touch is a
+   heap-use-after-free. */
+struct refobj {
+    goc_mutex mu;
+    goc_rwmutex rw;
+    _Atomic int refs;
+    long data;
+};
+
+struct refuse {
+    struct refobj *o;
+    goc_wg *wg;
+    bool rw;
+    int i;
+};
+
+static void refobj_user(void *arg) {
+    struct refuse *u = arg;
+    struct refobj *o = u->o;
+    bool last;
+    if (u->rw && u->i % 3 == 0) {
+        goc_rwmutex_rlock(&o->rw);
+        long seen = o->data;
+        if (u->i % 2)
+            goc_yield();
+        T_CHECK(o->data == seen); /* no writer while we read */
+        last = atomic_fetch_sub(&o->refs, 1) == 1;
+        goc_rwmutex_runlock(&o->rw);
+    } else if (u->rw) {
+        goc_rwmutex_lock(&o->rw);
+        o->data++;
+        if (u->i % 2)
+            goc_yield();
+        last = atomic_fetch_sub(&o->refs, 1) == 1;
+        goc_rwmutex_unlock(&o->rw);
+    } else {
+        goc_mutex_lock(&o->mu);
+        o->data++;
+        if (u->i % 2)
+            goc_yield();
+        last = atomic_fetch_sub(&o->refs, 1) == 1;
+        goc_mutex_unlock(&o->mu);
+    }
+    if (last)
+        free(o);
+    goc_wg_done(u->wg);
+}
+
+#define REFOBJ_USERS 8
+
+static int free_after_unlock_main(void *arg) {
+    (void)arg;
+    goc_wg wg = {0};
+    for (int round = 0; round < 4000 / SCALE; round++) {
+        struct refobj *o = calloc(1, sizeof *o);
+        T_CHECK(o != NULL);
+        atomic_store(&o->refs, REFOBJ_USERS);
+        goc_wg_add(&wg, REFOBJ_USERS);
+        for (int i = 0; i < REFOBJ_USERS; i++) {
+            struct refuse u = {o, &wg, round % 2 == 1, i};
+            goc_go_copy(refobj_user, &u, sizeof u);
+        }
+        if (round % 64 == 63)
+            goc_wg_wait(&wg); /* bounded: at most 64 objects alive */
+    }
+    goc_wg_wait(&wg);
+    return 0;
+}
+
+static void test_mutex_free_after_unlock(void) {
+    run_with_procs(4, free_after_unlock_main, NULL);
+}
+
 /* Plain threads and goroutines on one mutex: threads block, goroutines park. */
 static goc_mutex pt_mu;
 static long pt_counter;
@@ -1588,6 +1669,7 @@ static void child_stress(void) {
     rc |= goc_run(map_concurrent_main, NULL);
     rc |= goc_run(pool_stress_main, NULL);
     rc |= goc_run(once_main, NULL);
+    rc |= goc_run(free_after_unlock_main, NULL);
     exit(rc == 0 && atomic_load(&t_failures) == 0 ? 0 : 3);
 }
 
@@ -1609,6 +1691,7 @@ int main(int argc, char **argv) {
         T_CASE(test_mutex),
         T_CASE(test_mutex_fairness),
         T_CASE(test_mutex_plain_threads),
+        T_CASE(test_mutex_free_after_unlock),
         T_CASE(test_rwmutex_parallel_readers),
         T_CASE(test_rwmutex_hammer),
         T_CASE(test_rwmutex_try),

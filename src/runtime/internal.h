@@ -207,6 +207,15 @@ GOC_HIDDEN extern goc__debug_t goc__debug;
 GOC_HIDDEN uint32_t goc__fastrand(void);
 GOC_HIDDEN uint32_t goc__fastrandn(uint32_t n);
 
+/* Under GOC_DEBUG=shuffle, yields half the time: called where a sync type
+   has let others in but its caller has not returned yet, so that they run
+   meanwhile (a type that touched itself after that point would be caught
+   using memory its last user had freed). */
+static inline void goc__shuffle_yield(void) {
+    if (GOC_UNLIKELY(goc__debug.shuffle) && (goc__fastrand() & 1))
+        goc_yield();
+}
+
 /* Current goroutine's wait-reason override and "blocked from a plain thread"
    accounting for deadlock detection. */
 GOC_HIDDEN void goc__foreign_block_begin(void);

@@ -28,6 +28,9 @@
  * negative count and wait on _reader_sem; _departing counts the readers the
  * writer still waits for, and the last one releases _writer_sem.
  *
+ * Unlock touches the mutex no more once it has let the next owner in
+ * (POSIX's rule; see unlock_slow), so the last user may free it at once.
+ *
  * GOC_DEBUG=sync=1: a mutex remembers the goroutine that holds it; a lock by
  * that same goroutine that is still waiting after a second (nobody else
  * unlocked it meanwhile, which would be legal) is reported as a recursive
@@ -256,26 +259,40 @@ bool goc_mutex_trylock(goc_mutex *m) {
     return true;
 }
 
-static void unlock_slow(goc_mutex *m, int32_t new) {
-    if (!((new + MUTEX_LOCKED) & MUTEX_LOCKED))
-        goc__fatal("sync: unlock of unlocked mutex");
-    if (new & MUTEX_STARVING) {
-        /* Hand the mutex to the first waiter and let it run now. locked
-           stays clear: the waiter sets it; meanwhile starving keeps
-           newcomers out. */
-        goc__semrelease(&m->_sema, true);
-        return;
-    }
-    int32_t old = new;
+/* Unlock decides, before it releases the mutex, whether it must wake a
+   waiter, and releases and records that in one CAS, after which it touches
+   the mutex no more (POSIX's rule: a mutex may be freed by the next owner
+   as soon as it is unlocked, say by the holder of the last reference to the
+   object that embeds it). Go releases first and then looks again at the
+   state, which only a garbage collector makes safe. The one touch left is
+   the token for the waiter it wakes: that waiter is still inside lock, a
+   user of the mutex, so the mutex cannot have been freed yet. Go's second
+   look also skips the wake when a newcomer took the mutex meanwhile; here
+   that waiter wakes, finds it locked and queues again. */
+static void unlock_slow(goc_mutex *m, int32_t old) {
     for (;;) {
-        /* Nobody to wake, or someone already took it, was woken, or it
-           went to starvation mode (then a waiter owns the hand-off). */
-        if ((old >> MUTEX_WAITER_SHIFT) == 0 ||
-            (old & (MUTEX_LOCKED | MUTEX_WOKEN | MUTEX_STARVING)))
-            return;
-        new = (old - (1 << MUTEX_WAITER_SHIFT)) | MUTEX_WOKEN;
-        if (atomic_compare_exchange_strong(&m->_state, &old, new)) {
-            goc__semrelease(&m->_sema, false);
+        if (!(old & MUTEX_LOCKED))
+            goc__fatal("sync: unlock of unlocked mutex");
+        int32_t new = old - MUTEX_LOCKED;
+        bool wake = false;
+        if (old & MUTEX_STARVING) {
+            /* Hand the mutex to the first waiter and let it run now. locked
+               stays clear: the waiter sets it (and leaves the count);
+               meanwhile starving keeps newcomers out. */
+            wake = true;
+        } else if ((old >> MUTEX_WAITER_SHIFT) != 0 && !(old & MUTEX_WOKEN)) {
+            /* a waiter to wake, and none woken already (nor a spinner
+               about to take it, which sets woken too) */
+            new = (new - (1 << MUTEX_WAITER_SHIFT)) | MUTEX_WOKEN;
+            wake = true;
+        }
+        /* release: pairs with the acquire of the next lock's CAS */
+        if (atomic_compare_exchange_weak_explicit(&m->_state, &old, new, memory_order_release,
+                                                  memory_order_relaxed)) {
+            if (wake) {
+                goc__shuffle_yield(); /* the waiter it owes a token keeps m alive */
+                goc__semrelease(&m->_sema, old & MUTEX_STARVING);
+            }
             return;
         }
     }
@@ -284,11 +301,13 @@ static void unlock_slow(goc_mutex *m, int32_t new) {
 void goc_mutex_unlock(goc_mutex *m) {
     if (GOC_UNLIKELY(goc__debug.sync))
         atomic_store_explicit(&m->_owner, 0, memory_order_relaxed); /* debug hint only */
+    int32_t old = atomic_load_explicit(&m->_state, memory_order_relaxed);
     /* release: pairs with the acquire of the next lock's CAS */
-    int32_t new = atomic_fetch_sub_explicit(&m->_state, MUTEX_LOCKED, memory_order_release) -
-                  MUTEX_LOCKED;
-    if (GOC_UNLIKELY(new != 0))
-        unlock_slow(m, new);
+    if (GOC_UNLIKELY(old != MUTEX_LOCKED ||
+                     !atomic_compare_exchange_strong_explicit(&m->_state, &old, 0,
+                                                              memory_order_release,
+                                                              memory_order_relaxed)))
+        unlock_slow(m, old);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -369,8 +388,13 @@ void goc_rwmutex_unlock(goc_rwmutex *rw) {
     int32_t r = atomic_fetch_add(&rw->_readers, RWMUTEX_MAX_READERS) + RWMUTEX_MAX_READERS;
     if (r >= RWMUTEX_MAX_READERS)
         goc__fatal("sync: Unlock of unlocked RWMutex");
-    /* Let in the readers that queued behind us. */
-    for (int32_t i = 0; i < r; i++)
-        goc__semrelease(&rw->_reader_sem, false);
+    /* Let other writers in, then the readers that queued behind us (Go
+       lets the readers in first; in this order the last touch of rw is the
+       token of a reader that still waits, so rw cannot have been freed). A
+       writer that comes now waits for those readers: they count as in. */
     goc_mutex_unlock(&rw->_w);
+    for (int32_t i = 0; i < r; i++) {
+        goc__shuffle_yield();
+        goc__semrelease(&rw->_reader_sem, false);
+    }
 }
