@@ -861,6 +861,92 @@ static void child_abandoned_sleeper(void) {
     goc_run(recv_forever_main, c);
 }
 
+/* ---- reset against a blocked receiver: never a value before its time ---- */
+
+/* Two goroutines reset one timer to 1-300 us from now, over and over, while
+   a third waits on its channel in a select. Every value received must be an
+   instant already past: a reset once let the old heap entry stay behind (a
+   receiver that blocked between reset's delete and its disarm put the timer
+   back) and fire with the new, future when. */
+static goc_timer *reset_t;
+static _Atomic bool reset_stop;
+static _Atomic int reset_early;
+static goc_wg reset_hammers, reset_receivers;
+
+static void reset_hammer(void *arg) {
+    uint64_t s = (uint64_t)(uintptr_t)arg;
+    for (int i = 0; i < 300000 / SCALE; i++) {
+        s = s * 6364136223846793005ULL + 1442695040888963407ULL;
+        goc_timer_reset(reset_t, (int64_t)((s >> 33) % 300 + 1) * GOC_MICROSECOND);
+        if (i % 8 == 0)
+            goc_yield();
+    }
+    goc_wg_done(&reset_hammers);
+}
+
+static void reset_receiver(void *arg) {
+    (void)arg;
+    while (!atomic_load(&reset_stop)) {
+        int64_t v = 0;
+        goc_case cs[] = {goc_case_recv(goc_timer_chan(reset_t), &v, NULL), goc_case_timeout(2 * MS)};
+        if (goc_select(cs, 2) == 0 && v > goc_now())
+            atomic_fetch_add(&reset_early, 1);
+    }
+}
+
+static int reset_race_main(void *arg) {
+    (void)arg;
+    reset_t = goc_timer_new(MS);
+    goc_wg_go(&reset_receivers, reset_receiver, NULL);
+    goc_wg_add(&reset_hammers, 2);
+    goc_go(reset_hammer, (void *)1);
+    goc_go(reset_hammer, (void *)2);
+    goc_wg_wait(&reset_hammers);
+    atomic_store(&reset_stop, true);
+    goc_wg_wait(&reset_receivers);
+    T_CHECK_EQ(atomic_load(&reset_early), 0);
+    goc_timer_free(reset_t);
+    return 0;
+}
+static void test_reset_race(void) { goc_run(reset_race_main, NULL); }
+
+/* ---- AfterFuncs of one run firing while the next goc_run starts ---- */
+
+static goc_timer *carried[8];
+static goc_wg carried_wg;
+
+static void carried_fn(void *arg) {
+    (void)arg;
+    goc_wg_done(&carried_wg);
+}
+
+static int carry_start_main(void *arg) {
+    (void)arg;
+    goc_wg_add(&carried_wg, 8);
+    for (int i = 0; i < 8; i++)
+        carried[i] = goc_after_func((i + 1) * GOC_MILLISECOND / 2, carried_fn, NULL);
+    return 0;
+}
+
+static int carry_wait_main(void *arg) {
+    (void)arg;
+    goc_wg_wait(&carried_wg);
+    for (int i = 0; i < 8; i++)
+        goc_timer_free(carried[i]);
+    return 0;
+}
+
+/* The timers fire on scheduler threads between and during the runs, while
+   goc_run restarts the goroutine ids (TSan: a data race on a P's id batch
+   when goc_run reset it). */
+static void test_after_func_across_runs(void) {
+    for (int r = 0; r < 40 / (SCALE > 1 ? 4 : 1); r++) {
+        T_CHECK_EQ(goc_run(carry_start_main, NULL), 0);
+        usleep(1000 + 250 * (r % 8)); /* some fire between the runs */
+        T_CHECK_EQ(goc_run(carry_wait_main, NULL), 0);
+    }
+}
+
 int main(int argc, char **argv) {
     static const t_case cases[] = {
         T_CASE(test_stop_before_fire), T_CASE(test_fire),        T_CASE(test_no_stale),
@@ -870,6 +956,7 @@ int main(int argc, char **argv) {
         T_CASE(test_stop_poll),        T_CASE(test_thread_select), T_CASE(test_no_run),
         T_CASE(test_after_func),       T_CASE(test_after_many),  T_CASE(test_heap_churn), T_CASE(test_ticker),
         T_CASE(test_made_before_run),  T_CASE(test_misuse),
+        T_CASE(test_reset_race),       T_CASE(test_after_func_across_runs),
     };
     static const t_case children[] = {
         {"bad_ticker", child_bad_ticker},

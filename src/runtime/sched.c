@@ -1508,9 +1508,14 @@ static void g_entry(void) {
 static uint64_t new_goid(goc__p *p) {
     if (!p)
         return atomic_fetch_add(&goc__sched.goidgen, 1) + 1;
-    if (p->goid_next == p->goid_end) {
+    /* Only the P's owner touches its batch: goc_run, which restarts the
+       ids, leaves the batches alone (a timer of an earlier run may be
+       starting a goroutine on some P meanwhile) and only marks them stale. */
+    uint32_t run = atomic_load_explicit(&goc__sched.goid_run, memory_order_acquire);
+    if (p->goid_next == p->goid_end || p->goid_run != run) {
         p->goid_next = atomic_fetch_add(&goc__sched.goidgen, GOID_BATCH) + 1;
         p->goid_end = p->goid_next + GOID_BATCH;
+        p->goid_run = run;
     }
     return p->goid_next++;
 }
@@ -1985,14 +1990,13 @@ int goc_run(int (*main_fn)(void *), void *arg) {
             break;
         usleep(100);
     }
-    for (int i = 0; i < atomic_load(&goc__sched.nallp); i++) {
+    for (int i = 0; i < atomic_load(&goc__sched.nallp); i++)
         goc__timers_drop(goc__sched.allp[i], abandoned_timer);
-        goc__sched.allp[i]->goid_next = goc__sched.allp[i]->goid_end = 0;
-    }
     set_num_goroutines(atomic_load(&goc__sched.runq_size));
     atomic_store(&goc__sched.main_done, 0);
     atomic_store(&goc__sched.deadlock_checking, 0);
     atomic_store(&goc__sched.goidgen, 0);
+    atomic_fetch_add_explicit(&goc__sched.goid_run, 1, memory_order_release); /* after the reset */
 
     struct main_args ma = {main_fn, arg};
     goc__g *g = newproc(main_trampoline, &ma, &(goc_go_options){.name = "main"}, NULL, 0);

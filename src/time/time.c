@@ -37,9 +37,11 @@
  * - The channel's buffer holds at most one value. Values enter it only from
  *   the timer function or from poll under t->lock, and only while armed; a
  *   full buffer drops the value (a ticker's slow reader). stop and reset
- *   take the runtime timer out of its heap (waiting out a running function),
- *   disarm, then empty the buffer, all under t->lock: once they return, no
- *   value prepared before the call can arrive (Go 1.23's no stale values).
+ *   disarm, take the runtime timer out of its heap (waiting out a running
+ *   function), then empty the buffer, all under t->lock: once they return,
+ *   no value prepared before the call can arrive (Go 1.23's no stale
+ *   values). Disarmed first, so that no receiver puts it back meanwhile.
+ * - A value is sent only once the clock has reached it.
  * - A ticker's runtime timer is periodic while in a heap (the runtime re-arms
  *   it in place before each run). Its ticks lie on one grid, when + k *
  *   period, and t->when is always the first tick not yet taken: whoever
@@ -146,8 +148,9 @@ static void send_time(goc__timer *rt, void *arg) {
         if (t->rt.period == 0)
             t->inheap = false; /* one-shot: the runtime dropped it */
         /* A ticker whose function ran late may find its tick taken already
-           (when is past now): it sends nothing then. */
-        send = take_value(t, t->rt.period > 0 ? goc_now() : t->when, &v);
+           (when is past now): it sends nothing then. Against the clock, not
+           the heap's word: no value is ever sent before it is due. */
+        send = take_value(t, goc_now(), &v);
         publish_due(t);
     }
     goc__lock_release(&t->mu);
@@ -245,12 +248,17 @@ void goc__timerchan_unblock(goc_timer *t) {
 static bool timer_stop_locked(goc_timer *t) {
     if (!t->c)
         return goc__timer_del(&t->rt);
-    heap_del(t);
+    /* Disarm first: between the heap's delete and the disarm, a receiver
+       that blocked would find the timer armed and in no heap and put it
+       back, at its old when; reset would then re-arm it while it sat in a
+       heap, and it fired early with the new when as its value. Disarmed,
+       block leaves it alone and a function running now sends nothing. */
     goc__lock_acquire(&t->mu);
     bool pending = t->armed;
     t->armed = false;
     publish_due(t);
     goc__lock_release(&t->mu);
+    heap_del(t);
     /* Nothing sends now: the function is not running (del waited) and poll
        needs t->lock. Emptying without polling (poll would take t->lock). */
     if (goc__chan_drain(t->c))
