@@ -127,8 +127,9 @@ static void test_mutex_fairness(void) {
    that unlocked it before may still be returning from their unlock (which
    must not touch the mutex once it has let the next owner in). Half the
    users yield inside the critical section so that others queue and unlocks
-   have waiters to wake; the others run straight through, and a third of
-   the RWMutex users drop their reference under the read lock. More Ms than
+   have waiters to wake; the others run straight through, and one of the
+   RWMutex users drops its reference under the read lock (only one: a
+   reader may not free it while another reader holds it). More Ms than
    cores let the OS preempt one mid-unlock, and GOC_DEBUG=shuffle (the
    stress child) yields inside unlock. Under ASan a late touch is a
    heap-use-after-free. */
@@ -150,7 +151,7 @@ static void refobj_user(void *arg) {
     struct refuse *u = arg;
     struct refobj *o = u->o;
     bool last;
-    if (u->rw && u->i % 3 == 0) {
+    if (u->rw && u->i == 0) { /* the one reader: none other holds rw when it frees */
         goc_rwmutex_rlock(&o->rw);
         long seen = o->data;
         if (u->i % 2)

@@ -162,8 +162,16 @@ GOC_NO_TSAN static void dump_g(FILE *out, goc__g *g, goc__g *self, int64_t now) 
             fprintf(out, ", %lld minute%s", (long long)mins, mins == 1 ? "" : "s");
     }
     fprintf(out, "]:\n");
-    if (g->name[0])
-        fprintf(out, "\tname \"%s\"\n", g->name);
+    /* Copied here, where TSan does not look, before fprintf reads it (its
+       interceptor would report the race with a goroutine being started:
+       a dump does not stop the world). */
+    char name[GOC_G_NAME_MAX];
+    for (size_t i = 0; i < sizeof name; i++)
+        if (!(name[i] = ((volatile const char *)g->name)[i]))
+            break;
+    name[sizeof name - 1] = 0;
+    if (name[0])
+        fprintf(out, "\tname \"%s\"\n", name);
     if (g == self) {
         walk(out, (uintptr_t)__builtin_frame_address(0), (uintptr_t)__builtin_return_address(0),
              (uintptr_t)g->stack_lo, (uintptr_t)g->stack_hi);

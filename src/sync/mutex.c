@@ -344,9 +344,21 @@ bool goc_rwmutex_tryrlock(goc_rwmutex *rw) {
     return true;
 }
 
+/* Waits until no writer is inside goc_rwmutex_unlock past the point where
+   it let others in: the caller is about to let go of rw, and its caller may
+   then free it (see goc_rwmutex_unlock). Writers spend a few instructions
+   there. */
+static void wait_unlocking(goc_rwmutex *rw) {
+    /* acquire: pairs with the writer's last touch, its release below */
+    while (GOC_UNLIKELY(atomic_load_explicit(&rw->_unlocking, memory_order_acquire) != 0))
+        goc_yield(); /* a plain thread: sched_yield */
+}
+
 void goc_rwmutex_runlock(goc_rwmutex *rw) {
     if (GOC_UNLIKELY(goc__debug.sync) && goc_id())
         rheld_add(rw, goc_id(), -1);
+    /* Before we let go: once we have, the last user may free rw. */
+    wait_unlocking(rw);
     int32_t r = atomic_fetch_sub(&rw->_readers, 1) - 1;
     if (r >= 0)
         return;
@@ -383,18 +395,27 @@ bool goc_rwmutex_trylock(goc_rwmutex *rw) {
     return true;
 }
 
+/* POSIX's rule, as for a mutex: the last user may free rw as soon as it
+   has unlocked. Once this unlock lets readers in, a new one may come, take
+   the last reference, read-unlock and free rw while we still have the
+   queued readers' tokens and _w to release. So _unlocking counts the
+   writers in that stretch, and a reader's unlock, or a writer's (which may
+   follow ours once _w is free), waits for it to drop to zero before it lets
+   go of rw; our decrement is our last touch. (A reader that frees rw while
+   other readers still hold it breaks POSIX's rule, and may crash here.) */
 void goc_rwmutex_unlock(goc_rwmutex *rw) {
+    wait_unlocking(rw); /* an earlier writer still in its stretch */
+    atomic_fetch_add(&rw->_unlocking, 1);
     /* Announce to readers that there is no active writer. */
     int32_t r = atomic_fetch_add(&rw->_readers, RWMUTEX_MAX_READERS) + RWMUTEX_MAX_READERS;
     if (r >= RWMUTEX_MAX_READERS)
         goc__fatal("sync: Unlock of unlocked RWMutex");
-    /* Let other writers in, then the readers that queued behind us (Go
-       lets the readers in first; in this order the last touch of rw is the
-       token of a reader that still waits, so rw cannot have been freed). A
-       writer that comes now waits for those readers: they count as in. */
-    goc_mutex_unlock(&rw->_w);
-    for (int32_t i = 0; i < r; i++) {
-        goc__shuffle_yield();
+    goc__shuffle_yield();
+    /* Let in the readers that queued behind us, then other writers. */
+    for (int32_t i = 0; i < r; i++)
         goc__semrelease(&rw->_reader_sem, false);
-    }
+    goc_mutex_unlock(&rw->_w);
+    goc__shuffle_yield();
+    /* release: everything above happens before a waiter's return */
+    atomic_fetch_sub_explicit(&rw->_unlocking, 1, memory_order_release);
 }
