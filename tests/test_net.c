@@ -709,6 +709,135 @@ static int pipe_main(void *arg) {
 }
 static void test_pipe(void) { goc_run(pipe_main, NULL); }
 
+/* Several readers and several writers on one pipe queue, as Go's fdMutex
+   makes them (a second waiter used to get EBUSY): every byte arrives once,
+   and one goc_write's bytes are never interleaved with another's (each
+   writes 100 KB, more than the pipe holds, of its own byte value). */
+#define QW_WRITERS 4
+#define QW_WRITES 6
+#define QW_SIZE 100000
+
+typedef struct qwriter {
+    int fd;
+    unsigned char byte;
+    goc_wg *wg;
+} qwriter;
+
+static void queued_writer(void *arg) {
+    qwriter *w = arg;
+    static unsigned char bufs[QW_WRITERS][QW_SIZE];
+    unsigned char *buf = bufs[w->byte - 1];
+    memset(buf, w->byte, QW_SIZE);
+    for (int i = 0; i < QW_WRITES; i++)
+        T_CHECK_EQ(goc_write(w->fd, buf, QW_SIZE), QW_SIZE);
+    goc_wg_done(w->wg);
+}
+
+typedef struct qreader {
+    int fd;
+    size_t total;
+    uint64_t sum;
+    goc_wg *wg;
+} qreader;
+
+static void queued_reader(void *arg) {
+    qreader *r = arg;
+    r->sum = drain(r->fd, &r->total);
+    goc_wg_done(r->wg);
+}
+
+static void *queued_reader_thread(void *arg) {
+    queued_reader(arg);
+    return NULL;
+}
+
+static goc_chan *close_results;
+
+static void close_reader(void *arg) {
+    char b[8];
+    ssize_t r = goc_read((int)(intptr_t)arg, b, sizeof b);
+    goc_send(close_results, r);
+}
+
+static int queued_fd_main(void *arg) {
+    (void)arg;
+    int fds[2];
+    /* writers: one reader checks that each write arrived whole */
+    T_CHECK_EQ(pipe(fds), 0);
+    goc_wg wg = {0};
+    qwriter ws[QW_WRITERS];
+    goc_wg_add(&wg, QW_WRITERS);
+    for (int i = 0; i < QW_WRITERS; i++) {
+        ws[i] = (qwriter){fds[1], (unsigned char)(i + 1), &wg};
+        goc_go(queued_writer, &ws[i]);
+    }
+    static unsigned char got[QW_WRITERS * QW_WRITES * QW_SIZE];
+    size_t total = 0;
+    while (total < sizeof got) {
+        ssize_t n = goc_read(fds[0], got + total, sizeof got - total);
+        T_CHECK(n > 0);
+        if (n <= 0)
+            break;
+        total += (size_t)n;
+    }
+    goc_wg_wait(&wg);
+    int whole = 0;
+    for (size_t i = 0; i + QW_SIZE <= total; i += QW_SIZE) {
+        size_t k = 0;
+        while (k < QW_SIZE && got[i + k] == got[i])
+            k++;
+        whole += k == QW_SIZE;
+    }
+    T_CHECK_EQ(whole, QW_WRITERS * QW_WRITES);
+    goc_fd_close(fds[0]);
+    goc_fd_close(fds[1]);
+
+    /* readers: three goroutines and a plain thread drain one pipe */
+    T_CHECK_EQ(pipe(fds), 0);
+    goc_wg rwg = {0}, wwg = {0};
+    qreader rs[4];
+    goc_wg_add(&rwg, 4);
+    for (int i = 0; i < 4; i++)
+        rs[i] = (qreader){fds[0], 0, 0, &rwg};
+    for (int i = 0; i < 3; i++)
+        goc_go(queued_reader, &rs[i]);
+    pthread_t th;
+    T_CHECK_EQ(pthread_create(&th, NULL, queued_reader_thread, &rs[3]), 0);
+    piper w = {fds[1], &wwg, 0};
+    goc_wg_add(&wwg, 1);
+    goc_go(pipe_writer, &w); /* closes its end when done: the readers see EOF */
+    goc_wg_wait(&wwg);
+    goc_wg_wait(&rwg);
+    T_CHECK_EQ(pthread_join(th, NULL), 0);
+    size_t sum_total = 0;
+    uint64_t sum = 0;
+    for (int i = 0; i < 4; i++) {
+        sum_total += rs[i].total;
+        sum += rs[i].sum;
+    }
+    T_CHECK_EQ(sum_total, PIPE_BYTES);
+    T_CHECK(sum == w.sum);
+    goc_fd_close(fds[0]);
+
+    /* closed while one reader waits and another queues: both get EBADF */
+    T_CHECK_EQ(pipe(fds), 0);
+    close_results = goc_chan_of(ssize_t, 2);
+    for (int i = 0; i < 2; i++)
+        go(close_reader, (void *)(intptr_t)fds[0]);
+    t_wait_parked("IO wait (read)", 1);
+    t_wait_parked("sync.Mutex.Lock", 1);
+    T_CHECK_EQ(goc_fd_close(fds[0]), 0);
+    for (int i = 0; i < 2; i++) {
+        ssize_t r = 0;
+        goc_recv(close_results, &r);
+        T_CHECK_EQ(r, -EBADF);
+    }
+    goc_chan_free(close_results);
+    goc_fd_close(fds[1]);
+    return 0;
+}
+static void test_queued_fd(void) { goc_run(queued_fd_main, NULL); }
+
 /* A plain thread reads with goc_read while a goroutine writes. */
 typedef struct thread_reader {
     int fd;
@@ -1151,7 +1280,7 @@ int main(int argc, char **argv) {
         T_CASE(test_tcp_echo),     T_CASE(test_tcp6_echo),       T_CASE(test_unix_echo),
         T_CASE(test_addresses),    T_CASE(test_listen_forms),    T_CASE(test_read_timeout),    T_CASE(test_deadline_past), T_CASE(test_bad_addresses),
         T_CASE(test_deadline_moved), T_CASE(test_close),         T_CASE(test_dial_refused),
-        T_CASE(test_dial_ctx),     T_CASE(test_pipe),            T_CASE(test_plain_thread),
+        T_CASE(test_dial_ctx),     T_CASE(test_pipe), T_CASE(test_queued_fd),            T_CASE(test_plain_thread),
         T_CASE(test_deadlock_detection), T_CASE(test_close_race), T_CASE(test_thread_woken), T_CASE(test_concurrent_callers), T_CASE(test_close_then_free),
     };
     static const t_case children[] = {

@@ -18,8 +18,9 @@
  * Concurrent calls on one connection or listener queue, as in Go: one read
  * (or accept) and one write run at a time, so several accept loops may share
  * a listener and one write's bytes never interleave with another's. Reading
- * and writing concurrently is fine. On a raw descriptor (goc_fd_wait,
- * goc_read, goc_write) a second waiter in the same direction gets EBUSY.
+ * and writing concurrently is fine. The same holds for a raw descriptor
+ * (goc_fd_wait, goc_read, goc_write); one that goc_fd_close closes while a
+ * call queues makes that call fail with EBADF.
  */
 #ifndef GOC_NET_H
 #define GOC_NET_H

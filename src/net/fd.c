@@ -17,6 +17,9 @@
  *   unregistered by number, which may name someone else's registration).
  *   A reused number whose new file is a blocking descriptor is not caught:
  *   its read blocks the thread. Hence goc_fd_close.
+ * - Reads (goc_read, goc_fd_wait for POLLIN) take the entry's rmu for their
+ *   whole call, writes wmu, as Go's fdMutex: a second caller in the same
+ *   direction queues. One that queued across a goc_fd_close gets EBADF.
  */
 #include "net/net_internal.h"
 #include <errno.h>
@@ -37,6 +40,8 @@ typedef struct fdent {
     _Atomic(goc__pollfd *) pd;
     dev_t dev;                      /* identity at registration, under lock */
     ino_t ino;
+    goc_mutex rmu, wmu;             /* one reader and one writer at a time (Go's fdMutex) */
+    _Atomic uint32_t closes;        /* goc_fd_close calls: a queued caller's fd is gone */
 } fdent;
 
 static _Atomic(fdent *) fdtab[FDTAB_CHUNKS];
@@ -140,6 +145,19 @@ static goc__pollfd *fd_pollfd_checked(fdent *e, int fd, int *err) {
     return pd;
 }
 
+/* Takes the turn of one direction, as Go's fdMutex: a second reader (or
+   writer) of a descriptor queues behind the first instead of failing.
+   False (EBADF) if goc_fd_close closed it while we queued: the number may
+   name another file by now. */
+static bool fd_turn(fdent *e, goc_mutex *mu) {
+    uint32_t closes = atomic_load(&e->closes);
+    goc_mutex_lock(mu);
+    if (atomic_load(&e->closes) == closes)
+        return true;
+    goc_mutex_unlock(mu);
+    return false;
+}
+
 int goc_fd_wait(int fd, int events, int64_t deadline) {
     int mode = events == POLLIN ? GOC__POLL_READ : events == POLLOUT ? GOC__POLL_WRITE : 0;
     if (!mode)
@@ -155,10 +173,18 @@ int goc_fd_wait(int fd, int events, int64_t deadline) {
     struct pollfd p = {.fd = fd, .events = (short)events};
     if (poll(&p, 1, 0) > 0)
         return (p.revents & POLLNVAL) ? EBADF : 0;
+    goc_mutex *mu = mode == GOC__POLL_READ ? &e->rmu : &e->wmu;
+    if (!fd_turn(e, mu))
+        return EBADF;
     goc__pollfd *pd = fd_pollfd_checked(e, fd, &err);
     if (!pd)
-        return err == EPERM ? 0 : err;
-    return goc__pollfd_wait(pd, mode, goc__poll_deadline(deadline));
+        err = err == EPERM ? 0 : err;
+    else if (poll(&p, 1, 0) > 0) /* ready while we queued */
+        err = (p.revents & POLLNVAL) ? EBADF : 0;
+    else
+        err = goc__pollfd_wait(pd, mode, goc__poll_deadline(deadline));
+    goc_mutex_unlock(mu);
+    return err;
 }
 
 /* One read or write, inside a blocking section: for files the poller
@@ -190,19 +216,21 @@ ssize_t goc_read(int fd, void *buf, size_t n) {
         return -err;
     if (atomic_load_explicit(&e->mode, memory_order_acquire) == MODE_NOPOLL)
         return io_blocking(fd, buf, n, true);
+    if (!fd_turn(e, &e->rmu))
+        return -EBADF;
+    ssize_t r;
     for (;;) {
-        ssize_t r = read(fd, buf, n);
+        r = read(fd, buf, n);
         if (r >= 0)
-            return r;
+            break;
         err = goc__errno_get();
-        if (err == EINTR)
-            continue;
-        if (err != EAGAIN)
-            return -err;
-        err = fd_park(e, fd, GOC__POLL_READ);
-        if (err)
-            return -err;
+        if (err != EINTR && (err != EAGAIN || (err = fd_park(e, fd, GOC__POLL_READ)) != 0)) {
+            r = -err;
+            break;
+        }
     }
+    goc_mutex_unlock(&e->rmu);
+    return r;
 }
 
 ssize_t goc_write(int fd, const void *buf, size_t n) {
@@ -213,6 +241,10 @@ ssize_t goc_write(int fd, const void *buf, size_t n) {
     const char *p = buf;
     size_t done = 0;
     bool nopoll = atomic_load_explicit(&e->mode, memory_order_acquire) == MODE_NOPOLL;
+    /* one writer at a time: the bytes of one call never interleave */
+    if (!nopoll && !fd_turn(e, &e->wmu))
+        return -EBADF;
+    ssize_t ret = 0;
     while (done < n || n == 0) {
         ssize_t r = nopoll ? io_blocking(fd, (void *)(p + done), n - done, false)
                            : write(fd, p + done, n - done);
@@ -230,9 +262,12 @@ ssize_t goc_write(int fd, const void *buf, size_t n) {
             if (!err)
                 continue;
         }
-        return done > 0 ? (ssize_t)done : -err;
+        ret = -err;
+        break;
     }
-    return (ssize_t)done;
+    if (!nopoll)
+        goc_mutex_unlock(&e->wmu);
+    return done > 0 ? (ssize_t)done : ret;
 }
 
 int goc_fd_close(int fd) {
@@ -241,6 +276,7 @@ int goc_fd_close(int fd) {
         goc__lock_acquire(&e->lock);
         goc__pollfd *pd = atomic_exchange(&e->pd, NULL);
         atomic_store(&e->mode, MODE_UNKNOWN);
+        atomic_fetch_add(&e->closes, 1); /* callers queued for a turn give up */
         goc__lock_release(&e->lock);
         if (pd)
             goc__pollfd_close(pd);
