@@ -1,19 +1,25 @@
 #!/usr/bin/env bash
 # The installed library, as a program outside this tree uses it: installs the
 # build into a temporary prefix, then builds and runs one small program
-# against it four ways: pkg-config with the shared library, pkg-config with
-# the static one, CMake's find_package(goc), and clang with the static
-# library (whose objects carry GCC's LTO IR beside their machine code).
-# Usage: tests/test_install.sh BUILD_DIR
+# against it: with pkg-config (the shared library, then the static one), with
+# CMake's find_package(goc), or (second argument "clang") with clang and the
+# static library, whose objects carry GCC's LTO IR beside their machine code.
+# Usage: tests/test_install.sh BUILD_DIR [clang]
 set -euo pipefail
 build=$1
+mode=${2:-cc}
 cc=${CC:-cc}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
 fail() {
 	echo "FAIL: $*" >&2
 	exit 1
 }
+if [ "$mode" = clang ] && ! command -v clang >/dev/null; then
+	echo "SKIPPED: clang is not installed (scripts/deps.sh test installs it)"
+	exit 77
+fi
+command -v pkg-config >/dev/null || fail "pkg-config is not installed (scripts/deps.sh build)"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
 
 cmake --install "$build" --prefix "$tmp/prefix" >/dev/null
 pc=$(find "$tmp/prefix" -name goc.pc | head -n1)
@@ -21,6 +27,7 @@ pc=$(find "$tmp/prefix" -name goc.pc | head -n1)
 libdir=$(dirname "$(dirname "$pc")")
 [ -f "$libdir/libgoc.a" ] || fail "no libgoc.a in $libdir"
 [ -f "$libdir/cmake/goc/gocConfig.cmake" ] || fail "no gocConfig.cmake in $libdir/cmake/goc"
+export PKG_CONFIG_PATH="$libdir/pkgconfig"
 
 cat >"$tmp/hello.c" <<'EOF'
 #include <goc.h>
@@ -56,12 +63,24 @@ check() { # check NAME BINARY [ENV...]
 	echo "ok   $name"
 }
 
-export PKG_CONFIG_PATH="$libdir/pkgconfig"
-command -v pkg-config >/dev/null || fail "pkg-config is not installed (scripts/deps.sh build)"
+if [ "$mode" = clang ]; then
+	# shellcheck disable=SC2046
+	clang -Wall -Wextra -Werror $(pkg-config --cflags goc) "$tmp/hello.c" -o "$tmp/clang" \
+		"$libdir/libgoc.a" -lpthread -ldl -lm
+	check "clang, static" "$tmp/clang"
+	exit 0
+fi
+
 # shellcheck disable=SC2046
-"$cc" -Wall -Wextra -Werror $(pkg-config --cflags goc) "$tmp/hello.c" -o "$tmp/shared" $(pkg-config --libs goc) -lpthread
+"$cc" -Wall -Wextra -Werror $(pkg-config --cflags goc) "$tmp/hello.c" -o "$tmp/shared" \
+	$(pkg-config --libs goc) -lpthread
 check "pkg-config, shared" "$tmp/shared" LD_LIBRARY_PATH="$libdir"
-"$cc" -Wall -Wextra -Werror -I"$tmp/prefix/include" "$tmp/hello.c" -o "$tmp/static" "$libdir/libgoc.a" -lpthread -ldl -lm
+# --static adds Libs.private; -Bstatic makes -lgoc the archive
+# shellcheck disable=SC2046
+"$cc" -Wall -Wextra -Werror $(pkg-config --cflags goc) "$tmp/hello.c" -o "$tmp/static" \
+	$(pkg-config --libs-only-L goc) -Wl,-Bstatic -lgoc -Wl,-Bdynamic \
+	$(pkg-config --static --libs-only-l goc | sed 's/-lgoc\b//')
+ldd "$tmp/static" | grep -q libgoc && fail "pkg-config, static: linked the shared library"
 check "pkg-config, static" "$tmp/static"
 
 mkdir "$tmp/consumer"
@@ -77,10 +96,3 @@ cmake -S "$tmp/consumer" -B "$tmp/consumer/build" -DCMAKE_PREFIX_PATH="$tmp/pref
 	fail "find_package(goc): configure failed"
 cmake --build "$tmp/consumer/build" >/dev/null || fail "find_package(goc): build failed"
 check "cmake find_package(goc)" "$tmp/consumer/build/hello"
-
-if ! command -v clang >/dev/null; then
-	echo "SKIPPED: clang, static: clang is not installed (scripts/deps.sh test installs it)"
-	exit 77
-fi
-clang -Wall -Wextra -Werror -I"$tmp/prefix/include" "$tmp/hello.c" -o "$tmp/clang" "$libdir/libgoc.a" -lpthread -ldl -lm
-check "clang, static" "$tmp/clang"

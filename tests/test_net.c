@@ -283,6 +283,7 @@ static int listen_forms_main(void *arg) {
     T_CHECK_EQ(listen_dial("tcp4", "0.0.0.0:0", "127.0.0.1", NULL, 0), 0);
     T_CHECK_EQ(listen_dial("tcp", "[::ffff:127.0.0.1]:0", "127.0.0.1", got, sizeof got), 0);
     T_CHECK(!strncmp(got, "127.0.0.1:", 10));
+    T_CHECK_EQ(listen_dial("tcp4", "[::ffff:0.0.0.0]:0", "127.0.0.1", NULL, 0), 0);
     T_CHECK(listen_dial("tcp4", "[::]:0", NULL, NULL, 0) != 0);
     goc_listener *l6;
     if (goc_listen("tcp6", "[::1]:0", &l6) == 0) { /* IPv6 here: the wildcards are dual-stack */
@@ -291,6 +292,7 @@ static int listen_forms_main(void *arg) {
         T_CHECK_EQ(listen_dial("tcp", "[::]:0", "[::1]", NULL, 0), 0);
         T_CHECK_EQ(listen_dial("tcp", "0.0.0.0:0", "[::1]", NULL, 0), 0);
         T_CHECK_EQ(listen_dial("tcp", "", "[::1]", NULL, 0), 0);
+        T_CHECK_EQ(listen_dial("tcp", "[::ffff:0.0.0.0]:0", "[::1]", NULL, 0), 0);
         T_CHECK_EQ(listen_dial("tcp6", "[::]:0", "[::1]", NULL, 0), 0);
         T_CHECK(listen_dial("tcp6", "[::]:0", "127.0.0.1", NULL, 0) != 0); /* tcp6: IPv6 only */
     } else {
@@ -301,6 +303,9 @@ static int listen_forms_main(void *arg) {
     T_CHECK_EQ(goc_dial(NULL, "tcp", "127.0.0.1: 80", &c), EINVAL);
     T_CHECK_EQ(goc_dial(NULL, "tcp", "127.0.0.1:80 ", &c), EINVAL);
     T_CHECK_EQ(goc_listen("tcp", "127.0.0.1: 0", &l6), EINVAL);
+    T_CHECK_EQ(goc_listen("tcp", ": 0", &l6), EINVAL);
+    T_CHECK_EQ(goc_listen("tcp", "0.0.0.0:+0", &l6), EINVAL);
+    T_CHECK_EQ(goc_listen("tcp", "[::]:-0", &l6), EINVAL);
     T_CHECK(c == NULL);
     return 0;
 }

@@ -58,7 +58,6 @@ typedef struct goc_rwmutex {
     _Atomic uint32_t _reader_sem; /* readers wait here for the writer */
     _Atomic int32_t _readers;     /* readers in; minus 2^30 while a writer waits or holds */
     _Atomic int32_t _departing;   /* readers the waiting writer still waits for */
-    _Atomic int32_t _unlocking;   /* writers inside unlock after letting others in */
 } goc_rwmutex;
 
 GOC_API void goc_rwmutex_rlock(goc_rwmutex *rw);

@@ -477,10 +477,14 @@ static int listen_socket(const struct sockaddr *sa, socklen_t sl, int v6only, in
 /* Listens on every local address for kind: dual-stack IPv6 for "tcp"
    where the system has IPv6, else IPv4. */
 static int listen_wildcard(int kind, const char *port, int *fdp, int *family) {
+    /* digits only (strtol would take " 80" or "+80"); service names would
+       need the resolver: Go accepts them, rarely used */
+    if (!port[0] || strspn(port, "0123456789") != strlen(port))
+        return EINVAL;
     char *end;
     long p = strtol(port, &end, 10);
     if (*end || p < 0 || p > 65535)
-        return EINVAL; /* service names would need the resolver; Go accepts them, rarely used */
+        return EINVAL;
     if (kind != GOC__NET_TCP4) {
         struct sockaddr_in6 in6 = {.sin6_family = AF_INET6, .sin6_port = htons((uint16_t)p),
                                    .sin6_addr = IN6ADDR_ANY_INIT};
@@ -510,7 +514,7 @@ static void listen_host(int kind, char *host) {
         if (IN6_IS_ADDR_UNSPECIFIED(&a6) && kind != GOC__NET_TCP4)
             host[0] = 0;
         else if (IN6_IS_ADDR_V4MAPPED(&a6) && kind != GOC__NET_TCP6)
-            inet_ntop(AF_INET, &a6.s6_addr[12], host, INET_ADDRSTRLEN);
+            listen_host(kind, (char *)inet_ntop(AF_INET, &a6.s6_addr[12], host, INET_ADDRSTRLEN));
     }
 }
 

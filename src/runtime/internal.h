@@ -135,6 +135,9 @@ GOC_HIDDEN void goc__semacquire(_Atomic uint32_t *addr, bool lifo, const char *r
 GOC_HIDDEN bool goc__semacquire_until(_Atomic uint32_t *addr, bool lifo, const char *reason,
                                       int64_t deadline);
 GOC_HIDDEN void goc__semrelease(_Atomic uint32_t *addr, bool handoff);
+/* Releases n tokens in one addition and wakes up to n waiters; *addr is not
+   touched after that addition, so the waiters may free it once woken. */
+GOC_HIDDEN void goc__semrelease_n(_Atomic uint32_t *addr, uint32_t n);
 
 /* Timers: one 4-ary heap per P. fn runs on a scheduler thread, with no lock
    held, and must not block (it may goc__ready). A timer is owned by its

@@ -900,8 +900,10 @@ static void stopm(goc__m *m);
    runs before the M steals: the spawner's goroutines, stolen one or two at
    a time, would otherwise keep it busy without ever sharing the faults (W8,
    a million parked goroutines on two cores: 4-8 s when only the spawner
-   faulted, 1.8-3.9 s when idle Ms helped, 0.9-1.2 s now). A program that
-   stops spawning stops this at once; what it costs at most is
+   faulted, 1.8-3.9 s when idle Ms helped, 0.9-1.2 s now). The price: an M
+   woken for queued work may fault in a batch (8 pages, 10-50 us) before it
+   takes it, while spawns keep missing. A program that stops spawning stops
+   this at once; what it costs at most is
    PREFAULT_RESERVE pooled stacks, below sysmon's trim bound. Returns whether
    it did anything (the caller looks for work again). */
 static bool prefault_stacks(goc__m *m) {

@@ -141,3 +141,33 @@ void goc__semrelease(_Atomic uint32_t *addr, bool handoff) {
     if (ticket && goc__curg())
         goc_yield(); /* the woken G is in runnext: let it run now */
 }
+
+void goc__semrelease_n(_Atomic uint32_t *addr, uint32_t n) {
+    if (n == 0)
+        return;
+    sema_bucket *b = bucket_of(addr);
+    atomic_fetch_add(addr, n); /* the last touch of *addr */
+    if (atomic_load(&b->nwait) == 0)
+        return;
+    /* Take up to n of its waiters out under the lock, wake them after. */
+    sema_waiter *wake = NULL, **tail = &wake;
+    goc__lock_acquire(&b->lock);
+    for (sema_waiter *w = b->head, *next; w && n > 0; w = next) {
+        next = w->next;
+        if (w->addr != addr)
+            continue;
+        dequeue(b, w);
+        if (!goc__parker_claim(&w->pk))
+            continue; /* it timed out at the same moment; it returns without a token */
+        w->next = NULL;
+        *tail = w;
+        tail = &w->next;
+        n--;
+    }
+    goc__lock_release(&b->lock);
+    while (wake) {
+        sema_waiter *next = wake->next; /* read first: once woken, it may return */
+        goc__parker_wake(&wake->pk);
+        wake = next;
+    }
+}

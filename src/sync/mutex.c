@@ -26,10 +26,13 @@
  * RWMutex: _readers counts readers in; a writer first takes _w (excluding
  * other writers), then subtracts RWMUTEX_MAX_READERS, so new readers see a
  * negative count and wait on _reader_sem; _departing counts the readers the
- * writer still waits for, and the last one releases _writer_sem.
+ * writer still waits for, and the last one releases _writer_sem. A writer
+ * unlocks _w before it adds RWMUTEX_MAX_READERS back, and the next writer
+ * waits in lock until that count is no longer negative.
  *
  * Unlock touches the mutex no more once it has let the next owner in
- * (POSIX's rule; see unlock_slow), so the last user may free it at once.
+ * (POSIX's rule; see unlock_slow and goc_rwmutex_unlock), so the last user
+ * may free it at once.
  *
  * GOC_DEBUG=sync=1: a mutex remembers the goroutine that holds it; a lock by
  * that same goroutine that is still waiting after a second (nobody else
@@ -237,7 +240,7 @@ static void lock_slow(goc_mutex *m) {
 
 void goc_mutex_lock(goc_mutex *m) {
     int32_t z = 0;
-    /* acquire: pairs with the release in unlock's fetch_sub */
+    /* acquire: pairs with the release in unlock's CAS */
     if (GOC_UNLIKELY(!atomic_compare_exchange_strong_explicit(&m->_state, &z, MUTEX_LOCKED,
                                                               memory_order_acquire,
                                                               memory_order_relaxed)))
@@ -250,7 +253,7 @@ bool goc_mutex_trylock(goc_mutex *m) {
     int32_t old = atomic_load_explicit(&m->_state, memory_order_relaxed); /* re-checked by the CAS */
     if (old & (MUTEX_LOCKED | MUTEX_STARVING))
         return false;
-    /* acquire: pairs with the release in unlock's fetch_sub */
+    /* acquire: pairs with the release in unlock's CAS */
     if (!atomic_compare_exchange_strong_explicit(&m->_state, &old, old | MUTEX_LOCKED,
                                                  memory_order_acquire, memory_order_relaxed))
         return false;
@@ -344,21 +347,9 @@ bool goc_rwmutex_tryrlock(goc_rwmutex *rw) {
     return true;
 }
 
-/* Waits until no writer is inside goc_rwmutex_unlock past the point where
-   it let others in: the caller is about to let go of rw, and its caller may
-   then free it (see goc_rwmutex_unlock). Writers spend a few instructions
-   there. */
-static void wait_unlocking(goc_rwmutex *rw) {
-    /* acquire: pairs with the writer's last touch, its release below */
-    while (GOC_UNLIKELY(atomic_load_explicit(&rw->_unlocking, memory_order_acquire) != 0))
-        goc_yield(); /* a plain thread: sched_yield */
-}
-
 void goc_rwmutex_runlock(goc_rwmutex *rw) {
     if (GOC_UNLIKELY(goc__debug.sync) && goc_id())
         rheld_add(rw, goc_id(), -1);
-    /* Before we let go: once we have, the last user may free rw. */
-    wait_unlocking(rw);
     int32_t r = atomic_fetch_sub(&rw->_readers, 1) - 1;
     if (r >= 0)
         return;
@@ -378,6 +369,10 @@ void goc_rwmutex_lock(goc_rwmutex *rw) {
                        (unsigned long long)me);
     }
     goc_mutex_lock(&rw->_w);
+    /* The writer before us lets _w go before it lets the readers in (see
+       unlock): until it has, it is still announced, and so may we not be. */
+    while (GOC_UNLIKELY(atomic_load(&rw->_readers) < 0))
+        goc_yield(); /* a plain thread: sched_yield */
     /* Announce the writer; r is the number of readers still in. */
     int32_t r = atomic_fetch_sub(&rw->_readers, RWMUTEX_MAX_READERS);
     if (r != 0 && atomic_fetch_add(&rw->_departing, r) + r != 0)
@@ -396,26 +391,23 @@ bool goc_rwmutex_trylock(goc_rwmutex *rw) {
 }
 
 /* POSIX's rule, as for a mutex: the last user may free rw as soon as it
-   has unlocked. Once this unlock lets readers in, a new one may come, take
-   the last reference, read-unlock and free rw while we still have the
-   queued readers' tokens and _w to release. So _unlocking counts the
-   writers in that stretch, and a reader's unlock, or a writer's (which may
-   follow ours once _w is free), waits for it to drop to zero before it lets
-   go of rw; our decrement is our last touch. (A reader that frees rw while
-   other readers still hold it breaks POSIX's rule, and may crash here.) */
+   has unlocked. So unlock lets _w go first (a next writer takes it but
+   waits, in lock, until we have let the readers in, since we are still
+   announced until then), then lets the readers in with one addition: from
+   there a new reader may take the last reference and free rw. The tokens
+   of the readers that queued behind us come last, in one addition too:
+   until they have them those readers keep rw alive, and after it we touch
+   rw no more. Go lets the readers in first and _w go last. */
 void goc_rwmutex_unlock(goc_rwmutex *rw) {
-    wait_unlocking(rw); /* an earlier writer still in its stretch */
-    atomic_fetch_add(&rw->_unlocking, 1);
+    if (atomic_load(&rw->_readers) >= 0)
+        goc__fatal("sync: Unlock of unlocked RWMutex");
+    goc_mutex_unlock(&rw->_w);
+    goc__shuffle_yield();
     /* Announce to readers that there is no active writer. */
     int32_t r = atomic_fetch_add(&rw->_readers, RWMUTEX_MAX_READERS) + RWMUTEX_MAX_READERS;
     if (r >= RWMUTEX_MAX_READERS)
         goc__fatal("sync: Unlock of unlocked RWMutex");
     goc__shuffle_yield();
-    /* Let in the readers that queued behind us, then other writers. */
-    for (int32_t i = 0; i < r; i++)
-        goc__semrelease(&rw->_reader_sem, false);
-    goc_mutex_unlock(&rw->_w);
-    goc__shuffle_yield();
-    /* release: everything above happens before a waiter's return */
-    atomic_fetch_sub_explicit(&rw->_unlocking, 1, memory_order_release);
+    /* Let in the readers that queued behind us. */
+    goc__semrelease_n(&rw->_reader_sem, (uint32_t)r);
 }

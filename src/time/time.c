@@ -151,6 +151,8 @@ static void send_time(goc__timer *rt, void *arg) {
            (when is past now): it sends nothing then. Against the clock, not
            the heap's word: no value is ever sent before it is due. */
         send = take_value(t, goc_now(), &v);
+        if (!send && t->rt.period == 0 && t->blocked > 0)
+            heap_add(t); /* ran before its when (cannot happen today): wait again */
         publish_due(t);
     }
     goc__lock_release(&t->mu);
