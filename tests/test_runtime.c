@@ -462,23 +462,33 @@ static int ret_main(void *arg) {
 
 static _Atomic int early_ran;
 static goc_wg early_wg;
+static _Atomic uint64_t early_ids[3];
 static void early_fn(void *arg) {
-    (void)arg;
+    atomic_store(&early_ids[(intptr_t)arg], goc_id());
     atomic_store(&early_ran, 1);
     goc_wg_done(&early_wg);
 }
 static int early_main(void *arg) {
     (void)arg;
+    T_CHECK_EQ(goc_id(), 1);
+    goc_wg_add(&early_wg, 1);
+    goc_go(early_fn, (void *)2); /* one started inside the run */
     goc_wg_wait(&early_wg);
     return atomic_load(&early_ran);
 }
 
-/* goc_go before goc_run: the goroutine runs once goc_run does. */
+/* goc_go before goc_run: the goroutines run once goc_run does, and their
+   ids are their own (they were 1 and 2, main's and the next one's, when
+   goc_run restarted the ids). */
 static void test_go_before_run(void) {
-    goc_wg_add(&early_wg, 1);
-    goc_go(early_fn, NULL);
+    goc_wg_add(&early_wg, 2);
+    goc_go(early_fn, (void *)0);
+    goc_go(early_fn, (void *)1);
     T_CHECK_EQ(atomic_load(&early_ran), 0);
     T_CHECK_EQ(goc_run(early_main, NULL), 1);
+    uint64_t a = atomic_load(&early_ids[0]), b = atomic_load(&early_ids[1]),
+             c = atomic_load(&early_ids[2]);
+    T_CHECK(a > 1 && b > 1 && c > 1 && a != b && a != c && b != c);
 }
 
 static void test_run_twice(void) {

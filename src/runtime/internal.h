@@ -304,10 +304,8 @@ struct goc__p {
     goc__g *gfree;
     int ngfree;
     _Atomic int64_t ngoroutines;    /* started minus ended here (owner stores; may go negative) */
-    /* ids handed out in batches so spawning does not contend; the batch is
-       stale when goid_run differs from the scheduler's (a new goc_run) */
+    /* ids handed out in batches so spawning does not contend */
     uint64_t goid_next, goid_end;
-    uint32_t goid_run;
     /* timers */
     goc__lock timers_lock;
     struct goc__timer_slot *timers; /* the heap: see timer.c */
@@ -386,8 +384,7 @@ typedef struct goc__sched_t {
     _Atomic bool gtrimmed_nonempty; /* hint, read without the lock */
     _Atomic uint64_t stack_misses;  /* spawns that found no free G and faulted in a fresh stack */
     _Atomic uint64_t stack_misses_seen; /* stack_misses when an idle M last prefaulted */
-    _Atomic uint64_t goidgen;
-    _Atomic uint32_t goid_run;      /* incremented by goc_run once goidgen restarts */
+    _Atomic uint64_t goidgen;       /* ids handed out: 1 is every run's main, others from 2 */
     _Atomic uint32_t epoch;         /* incremented when a goc_run ends */
     _Atomic bool running;           /* inside goc_run */
     int main_result;

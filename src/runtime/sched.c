@@ -1507,17 +1507,16 @@ static void g_entry(void) {
 /* ------------------------------------------------------------------------ */
 /* Starting goroutines.                                                     */
 
+/* Ids are unique for the life of the process, as Go's: a goroutine started
+   before goc_run (from a plain thread) or between runs keeps its id, so the
+   counter never restarts. Every run's main is 1, as Go's main goroutine is;
+   the others count from 2. Only the P's owner touches its batch. */
 static uint64_t new_goid(goc__p *p) {
     if (!p)
-        return atomic_fetch_add(&goc__sched.goidgen, 1) + 1;
-    /* Only the P's owner touches its batch: goc_run, which restarts the
-       ids, leaves the batches alone (a timer of an earlier run may be
-       starting a goroutine on some P meanwhile) and only marks them stale. */
-    uint32_t run = atomic_load_explicit(&goc__sched.goid_run, memory_order_acquire);
-    if (p->goid_next == p->goid_end || p->goid_run != run) {
-        p->goid_next = atomic_fetch_add(&goc__sched.goidgen, GOID_BATCH) + 1;
+        return atomic_fetch_add(&goc__sched.goidgen, 1) + 2;
+    if (p->goid_next == p->goid_end) {
+        p->goid_next = atomic_fetch_add(&goc__sched.goidgen, GOID_BATCH) + 2;
         p->goid_end = p->goid_next + GOID_BATCH;
-        p->goid_run = run;
     }
     return p->goid_next++;
 }
@@ -1997,12 +1996,11 @@ int goc_run(int (*main_fn)(void *), void *arg) {
     set_num_goroutines(atomic_load(&goc__sched.runq_size));
     atomic_store(&goc__sched.main_done, 0);
     atomic_store(&goc__sched.deadlock_checking, 0);
-    atomic_store(&goc__sched.goidgen, 0);
-    atomic_fetch_add_explicit(&goc__sched.goid_run, 1, memory_order_release); /* after the reset */
 
     struct main_args ma = {main_fn, arg};
     goc__g *g = newproc(main_trampoline, &ma, &(goc_go_options){.name = "main"}, NULL, 0);
     g->is_main = true;
+    g->id = 1; /* as Go's main goroutine, in every run (see new_goid) */
     /* the main goroutine runs first, as in Go */
     goc__lock_acquire(&goc__sched.lock);
     globrunq_push_front(g);
