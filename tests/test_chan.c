@@ -253,6 +253,24 @@ static int close_main(void *arg) {
         }
         goc_chan_free(c);
     }
+    /* The channel expression is evaluated once, as Go's range expression;
+       break and continue act on the loop. */
+    goc_chan *once = goc_chan_of(int, 8);
+    for (int i = 1; i <= 5; i++)
+        goc_send(once, i);
+    goc_chan_close(once);
+    int evals = 0, got = 0, v2;
+    goc_chan_range((evals++, once), v2) {
+        if (v2 == 2)
+            continue;
+        if (v2 == 4)
+            break;
+        got += v2;
+    }
+    T_CHECK_EQ(evals, 1);
+    T_CHECK_EQ(got, 1 + 3);
+    T_CHECK(goc_recv(once, &v2) && v2 == 5); /* break left 5 buffered */
+    goc_chan_free(once);
     /* closing drains nothing: buffered values come first, then zero/false */
     goc_chan *b = goc_chan_of(int, 3);
     goc_send(b, 1);

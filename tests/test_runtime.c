@@ -1065,6 +1065,66 @@ static void test_dump(void) {
     free(dump_text);
 }
 
+/* Several threads dump at once, each the process's first dump: every dump
+   names the frames (the symbol table used to be marked loaded before it
+   was, and a concurrent dump printed "??" for every frame). A child, so
+   that its dumps are the first. */
+enum { DUMPERS = 6 };
+static pthread_barrier_t dump_barrier;
+static char *dumps[DUMPERS];
+
+static void *dumper(void *arg) {
+    size_t len;
+    FILE *f = open_memstream(&dumps[(intptr_t)arg], &len);
+    pthread_barrier_wait(&dump_barrier);
+    goc_dump(f);
+    fclose(f);
+    return NULL;
+}
+
+static int dump_race_main(void *arg) {
+    (void)arg;
+    goc_wg_add(&dump_gate, 1);
+    for (int i = 0; i < 3; i++)
+        go(dump_waiter, NULL);
+    /* One P (the child's GOC_MAXPROCS): a yield runs the waiters, which
+       park, before main runs again. */
+    for (int i = 0; i < 3; i++)
+        goc_yield();
+    pthread_barrier_init(&dump_barrier, NULL, DUMPERS);
+    pthread_t th[DUMPERS];
+    for (intptr_t i = 0; i < DUMPERS; i++)
+        pthread_create(&th[i], NULL, dumper, (void *)i);
+    for (int i = 0; i < DUMPERS; i++)
+        pthread_join(th[i], NULL);
+    goc_wg_done(&dump_gate);
+    int bad = 0;
+    for (int i = 0; i < DUMPERS; i++) {
+        if (!strstr(dumps[i], "schedule_from+")) { /* static: named from .symtab */
+            fprintf(stderr, "dump %d names no frame:\n%s\n", i, dumps[i]);
+            bad++;
+        }
+        free(dumps[i]);
+    }
+    return bad;
+}
+
+static void child_dump_race(void) {
+    exit(goc_run(dump_race_main, NULL) == 0 ? 0 : 3);
+}
+
+static void test_dump_race(void) {
+    for (int i = 0; i < 5; i++) {
+        char *err = NULL;
+        int st = t_child("dump_race", "GOC_MAXPROCS=1", &err);
+        if (st != 0)
+            fprintf(stderr, "dump_race child: status %d\n%s\n", st, err);
+        T_CHECK_EQ(st, 0);
+        free(err);
+    }
+}
+
+
 /* ---- shuffle stress: a spawn tree and WaitGroups under GOC_DEBUG=shuffle ---- */
 
 struct tree_arg {
@@ -1518,7 +1578,7 @@ int main(int argc, char **argv) {
         T_CASE(test_spawn_storm_one_p), T_CASE(test_fairness_respawn), T_CASE(test_fairness_chain), T_CASE(test_fairness_yielders), T_CASE(test_tree_depth_first), T_CASE(test_parallel_threads),   T_CASE(test_go_copy),
         T_CASE(test_pthread_waits_wg), T_CASE(test_sleep_parks),        T_CASE(test_many_sleepers),
         T_CASE(test_yield),            T_CASE(test_errno_preserved),    T_CASE(test_maxprocs_runtime), T_CASE(test_retired_timers), T_CASE(test_solo_then_grow), T_CASE(test_runnext_taken), T_CASE(test_retired_queue), T_CASE(test_plain_thread_timed_wait), T_CASE(test_blocking_handoff),
-        T_CASE(test_dump),             T_CASE(test_child_watchdog),   T_CASE(test_shuffle_stress),
+        T_CASE(test_dump), T_CASE(test_dump_race),             T_CASE(test_child_watchdog),   T_CASE(test_shuffle_stress),
         T_CASE(test_misuse),
     };
     static const t_case children[] = {
@@ -1526,6 +1586,7 @@ int main(int argc, char **argv) {
         {"negative_wg", child_negative_wg}, {"overflow", child_overflow}, {"room", child_room},
         {"canary", child_canary}, {"quit", child_quit}, {"thread_exit_deadlock", child_thread_exit_deadlock},
         {"nil_go", child_nil_go}, {"blocking_end", child_blocking_end},
+        {"dump_race", child_dump_race},
         {"blocking_end_thread", child_blocking_end_thread},
         {"exit_in_blocking", child_exit_in_blocking}, {"env_values", child_env_values},
         {"long_panic", child_long_panic},

@@ -226,6 +226,67 @@ static void test_fairness(void) {
     T_CHECK_EQ(goc_run(fair_main, NULL), 0);
 }
 
+/* Cases on one channel, met by a peer that comes after the select parked:
+   each is chosen about half the time, as in Go (the waiters used to be
+   queued in array order, so the first case always won). Both senders and
+   receivers; 6 sigma again. */
+enum { DUP_TRIALS = 400 };
+static goc_chan *dup_c;
+
+static void dup_sender(void *arg) {
+    (void)arg;
+    for (int t = 0; t < DUP_TRIALS; t++) {
+        int zero = 0, one = 1;
+        goc_case cs[] = {goc_case_send(dup_c, &zero), goc_case_send(dup_c, &one)};
+        goc_select(cs, 2);
+    }
+}
+
+static void dup_receiver(void *arg) {
+    long *cnt = arg;
+    for (int t = 0; t < DUP_TRIALS; t++) {
+        int v;
+        goc_case cs[] = {goc_case_recv(dup_c, &v, NULL), goc_case_recv(dup_c, &v, NULL)};
+        cnt[goc_select(cs, 2)]++;
+    }
+}
+
+static int dup_fair_main(void *arg) {
+    (void)arg;
+    double mean = DUP_TRIALS / 2.0, sd = sqrt(DUP_TRIALS * 0.25);
+    dup_c = goc_chan_of(int, 0);
+    long got[2] = {0};
+    go(dup_sender, NULL);
+    for (int t = 0; t < DUP_TRIALS; t++) {
+        t_wait_parked("select", 1); /* the select is queued before we come */
+        int v = -1;
+        goc_recv(dup_c, &v);
+        T_CHECK(v == 0 || v == 1);
+        got[v == 1]++;
+    }
+    long cnt[2] = {0};
+    goc_wg wg = {0};
+    goc_wg_go(&wg, dup_receiver, cnt);
+    for (int t = 0; t < DUP_TRIALS; t++) {
+        t_wait_parked("select", 1);
+        goc_send(dup_c, t);
+    }
+    goc_wg_wait(&wg);
+    for (int k = 0; k < 2; k++) {
+        if (fabs((double)got[k] - mean) > 6 * sd || fabs((double)cnt[k] - mean) > 6 * sd)
+            fprintf(stderr, "send case %d chosen %ld times, recv case %d %ld times, of %d\n", k,
+                    got[k], k, cnt[k], DUP_TRIALS);
+        T_CHECK(fabs((double)got[k] - mean) <= 6 * sd);
+        T_CHECK(fabs((double)cnt[k] - mean) <= 6 * sd);
+    }
+    goc_chan_free(dup_c);
+    return 0;
+}
+
+static void test_dup_case_fairness(void) {
+    T_CHECK_EQ(goc_run(dup_fair_main, NULL), 0);
+}
+
 /* ---- timeouts and deadlines ---- */
 
 static int timeout_main(void *arg) {
@@ -707,7 +768,7 @@ static void test_misuse(void) {
 int main(int argc, char **argv) {
     static const t_case cases[] = {
         T_CASE(test_basic),          T_CASE(test_doubleselect),
-        T_CASE(test_self_select),    T_CASE(test_fairness),
+        T_CASE(test_self_select),    T_CASE(test_fairness), T_CASE(test_dup_case_fairness),
         T_CASE(test_timeouts),       T_CASE(test_wait_reasons),
         T_CASE(test_close_wakes_select), T_CASE(test_free_after_send), T_CASE(test_many_cases),
         T_CASE(test_plain_thread_select), T_CASE(test_stress),

@@ -84,9 +84,11 @@ GOC_API bool goc_chan_recv_sized(goc_chan *c, void *out, size_t size);
 
 /* Go's `for v := range ch`: receives into the lvalue var until c is closed
    and drained.   int v; goc_chan_range(c, v) { use(v); } */
-#define goc_chan_range(c, var)                                                      \
-    for (bool goc__rok_ = goc_chan_recv_sized((c), &(var), sizeof(var)); goc__rok_;  \
-         goc__rok_ = goc_chan_recv_sized((c), &(var), sizeof(var)))
+#define goc_chan_range(c, var)                                                              \
+    for (goc_chan *goc__rc_ = (c), *goc__ronce_ = (goc_chan *)1; goc__ronce_;               \
+         goc__ronce_ = NULL) /* c evaluated once, as Go's range expression */                \
+        for (bool goc__rok_ = goc_chan_recv_sized(goc__rc_, &(var), sizeof(var)); goc__rok_; \
+             goc__rok_ = goc_chan_recv_sized(goc__rc_, &(var), sizeof(var)))
 
 /* ---- select ---- */
 

@@ -214,7 +214,7 @@ static int do_select(goc_case *cases, size_t n, bool block, bool ordered) {
         case GOC_CASE_SEND_:
             if (!cs->_chan)
                 continue; /* a nil channel is never ready */
-            lockorder[nlock++] = (uint32_t)i;
+            nlock++;
             break;
         case GOC_CASE_TIMEOUT_:
         case GOC_CASE_DEADLINE_: {
@@ -288,6 +288,16 @@ static int do_select(goc_case *cases, size_t n, bool block, bool ordered) {
         }
     }
 
+    /* The lock order starts from the poll order: the sort keeps the order
+       of cases on one channel (insertion sort is stable; heapsort mixes
+       anyway), and the waiters go in in lock order, so a peer that comes
+       later meets those cases in a random order too, not always the first
+       of them (Go builds its lock order from the poll order for this). */
+    for (size_t k = 0, m = 0; k < npoll; k++) {
+        uint32_t i = pollorder[k];
+        if (cases[i]._kind == GOC_CASE_SEND_ || cases[i]._kind == GOC_CASE_RECV_)
+            lockorder[m++] = i;
+    }
     sort_lockorder(cases, lockorder, nlock);
     sel s = {cases, lockorder, nlock};
     sel_lock(&s);

@@ -32,12 +32,18 @@
 #define MAX_FRAMES 48
 
 /* The executable's own symbol table (.symtab), for the static functions
-   that dladdr cannot name. Mapped once, read-only, never unmapped. */
-static const ElfW(Sym) *exe_syms;
-static size_t exe_nsyms;
-static const char *exe_strs;
-static uintptr_t exe_bias;
-static bool exe_loaded;
+   that dladdr cannot name. Mapped once, read-only, never unmapped. Several
+   threads may dump at once (and a signal handler may interrupt a load), so
+   each loads on its own until one publishes its table; the losers unmap
+   theirs. No lock, no malloc: a dump may run in a signal handler. */
+struct exe_table {
+    const ElfW(Sym) *syms;
+    size_t nsyms;
+    const char *strs;
+    uintptr_t bias;
+};
+static const struct exe_table no_exe_table; /* loading failed: no names */
+static _Atomic(const struct exe_table *) exe_table;
 
 static int first_object(struct dl_phdr_info *info, size_t size, void *data) {
     (void)size;
@@ -45,52 +51,75 @@ static int first_object(struct dl_phdr_info *info, size_t size, void *data) {
     return 1; /* the first object is the executable */
 }
 
-static void load_exe_symbols(void) {
-    exe_loaded = true;
+/* Publishes t (or, if another thread was first, returns that one's). */
+static const struct exe_table *exe_table_publish(const struct exe_table *t) {
+    const struct exe_table *expect = NULL;
+    /* acq_rel: publishes t's fields; on failure reads the winner's */
+    if (atomic_compare_exchange_strong_explicit(&exe_table, &expect, t, memory_order_acq_rel,
+                                                memory_order_acquire))
+        return t;
+    return expect;
+}
+
+static const struct exe_table *load_exe_symbols(void) {
     int fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return;
+        return exe_table_publish(&no_exe_table);
     struct stat st;
     if (fstat(fd, &st) != 0 || (size_t)st.st_size < sizeof(ElfW(Ehdr))) {
         close(fd);
-        return;
+        return exe_table_publish(&no_exe_table);
     }
-    const char *img = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    size_t len = (size_t)st.st_size;
+    const char *img = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
     close(fd);
     if (img == MAP_FAILED)
-        return;
+        return exe_table_publish(&no_exe_table);
+    struct exe_table *t = NULL;
     const ElfW(Ehdr) *eh = (const ElfW(Ehdr) *)img;
-    if (memcmp(eh->e_ident, ELFMAG, SELFMAG) != 0 || eh->e_shoff == 0 ||
-        eh->e_shoff + (size_t)eh->e_shnum * sizeof(ElfW(Shdr)) > (size_t)st.st_size)
-        return;
-    const ElfW(Shdr) *sh = (const ElfW(Shdr) *)(img + eh->e_shoff);
-    for (int i = 0; i < eh->e_shnum; i++) {
-        if (sh[i].sh_type != SHT_SYMTAB || sh[i].sh_link >= eh->e_shnum)
-            continue;
-        const ElfW(Shdr) *strsh = &sh[sh[i].sh_link];
-        if (sh[i].sh_offset + sh[i].sh_size > (size_t)st.st_size ||
-            strsh->sh_offset + strsh->sh_size > (size_t)st.st_size)
-            return;
-        exe_syms = (const ElfW(Sym) *)(img + sh[i].sh_offset);
-        exe_nsyms = sh[i].sh_size / sizeof(ElfW(Sym));
-        exe_strs = img + strsh->sh_offset;
-        dl_iterate_phdr(first_object, &exe_bias);
-        return;
+    if (memcmp(eh->e_ident, ELFMAG, SELFMAG) == 0 && eh->e_shoff != 0 &&
+        eh->e_shoff + (size_t)eh->e_shnum * sizeof(ElfW(Shdr)) <= len) {
+        const ElfW(Shdr) *sh = (const ElfW(Shdr) *)(img + eh->e_shoff);
+        for (int i = 0; i < eh->e_shnum; i++) {
+            if (sh[i].sh_type != SHT_SYMTAB || sh[i].sh_link >= eh->e_shnum)
+                continue;
+            const ElfW(Shdr) *strsh = &sh[sh[i].sh_link];
+            if (sh[i].sh_offset + sh[i].sh_size > len || strsh->sh_offset + strsh->sh_size > len)
+                break;
+            void *m = mmap(NULL, sizeof *t, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                           -1, 0);
+            if (m == MAP_FAILED)
+                break;
+            t = m;
+            t->syms = (const ElfW(Sym) *)(img + sh[i].sh_offset);
+            t->nsyms = sh[i].sh_size / sizeof(ElfW(Sym));
+            t->strs = img + strsh->sh_offset;
+            dl_iterate_phdr(first_object, &t->bias);
+            break;
+        }
     }
+    const struct exe_table *won = exe_table_publish(t ? t : &no_exe_table);
+    if (won != t) {
+        if (t)
+            munmap(t, sizeof *t);
+        munmap((void *)img, len);
+    }
+    return won;
 }
 
 /* Name of the executable's function containing pc, or NULL. */
 static const char *exe_symbol(uintptr_t pc, uintptr_t *start) {
-    if (!exe_loaded)
-        load_exe_symbols();
-    uintptr_t a = pc - exe_bias;
-    for (size_t i = 0; i < exe_nsyms; i++) {
-        const ElfW(Sym) *sym = &exe_syms[i];
+    const struct exe_table *t = atomic_load_explicit(&exe_table, memory_order_acquire);
+    if (!t)
+        t = load_exe_symbols();
+    uintptr_t a = pc - t->bias;
+    for (size_t i = 0; i < t->nsyms; i++) {
+        const ElfW(Sym) *sym = &t->syms[i];
         if (ELF64_ST_TYPE(sym->st_info) != STT_FUNC || sym->st_shndx == SHN_UNDEF)
             continue;
         if (a >= sym->st_value && a < sym->st_value + (sym->st_size ? sym->st_size : 1)) {
-            *start = sym->st_value + exe_bias;
-            return exe_strs + sym->st_name;
+            *start = sym->st_value + t->bias;
+            return t->strs + sym->st_name;
         }
     }
     return NULL;
@@ -158,8 +187,8 @@ GOC_NO_TSAN static void dump_g(FILE *out, goc__g *g, goc__g *self, int64_t now) 
     fprintf(out, "goroutine %llu [%s", (unsigned long long)g->id, state_of(g, st));
     if (st == G_WAITING && g->wait_since) {
         int64_t mins = (now - g->wait_since) / GOC_MINUTE;
-        if (mins >= 1)
-            fprintf(out, ", %lld minute%s", (long long)mins, mins == 1 ? "" : "s");
+        if (mins >= 1) /* "1 minutes" too: Go's wording, which tools parse */
+            fprintf(out, ", %lld minutes", (long long)mins);
     }
     fprintf(out, "]:\n");
     /* Copied here, where TSan does not look, before fprintf reads it (its
