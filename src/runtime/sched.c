@@ -1688,7 +1688,7 @@ static bool trim_gfree(int max) {
     int n = 0;
     goc__lock_acquire(&goc__sched.gfree_lock);
     while (n < max && atomic_load(&goc__sched.ngfree) > GFREE_KEEP) {
-        int k;
+        int k = 0;
         goc__g *b = gfree_pop_locked(false, &k);
         goc__g *t = b;
         while (t->schedlink)
