@@ -1100,7 +1100,7 @@ static int dump_race_main(void *arg) {
     goc_wg_done(&dump_gate);
     int bad = 0;
     for (int i = 0; i < DUMPERS; i++) {
-        if (!strstr(dumps[i], "schedule_from+")) { /* static: named from .symtab */
+        if (!strstr(dumps[i], "schedule_from")) { /* static (LTO: .lto_priv.0): from .symtab */
             fprintf(stderr, "dump %d names no frame:\n%s\n", i, dumps[i]);
             bad++;
         }
