@@ -71,7 +71,8 @@ GOC_API void goc_sleep(goc_duration d);
 /* Monotonic nanoseconds. */
 GOC_API int64_t goc_now(void);
 
-/* The current goroutine's id (1 is main), 0 on a plain thread. */
+/* The current goroutine's id, unique for the life of the process (every
+   goc_run's main is 1); 0 on a plain thread. */
 GOC_API uint64_t goc_id(void);
 
 /* The number of goroutines that exist now (runtime.NumGoroutine). */
