@@ -2,7 +2,8 @@
 # kvpurge against a private redis-server: everything deleted, --match,
 # --dry-run, the error limit (a server where UNLINK and DEL are renamed
 # away, so every delete fails), --timeout (a server whose clients are
-# paused), a refused connection, and usage errors (exit 2).
+# paused; also after the error limit stopped the run, and at the very end
+# of a complete run), a refused connection, and usage errors (exit 2).
 # Usage: tests/test_kvpurge.sh PATH/TO/kvpurge
 # Exits 77 (CTest: skipped) when redis-server or redis-cli is missing.
 set -uo pipefail
@@ -111,6 +112,45 @@ run --addr "$A" --timeout 300ms --quiet
 took=$((($(date +%s%N) - start) / 1000000))
 [ "$rc" -eq 1 ] && has err "timed out" && [ "$took" -lt 2500 ]
 check "--timeout stops a stuck run (${took} ms)" $?
+redis_cli client unpause >/dev/null
+redis_cli flushall >/dev/null
+
+# --timeout still holds after the error limit has stopped the run: writes
+# are paused, so the allowed UNLINKs wait while the refused keys fail at
+# once; the workers waiting on replies must wake at the deadline, not when
+# the pause ends (they used to wait it out: the limit's cancel had ended the
+# context, so its timeout never fired).
+redis_fill 1000 ok
+redis_fill 1000 no
+redis_cli acl setuser default resetkeys '~ok:*' >/dev/null
+redis_cli client pause 8000 WRITE >/dev/null
+start=$(date +%s%N)
+run --addr "$A" --max-errors 0 --timeout 500ms --workers 8 --count 10 --quiet
+took=$((($(date +%s%N) - start) / 1000000))
+redis_cli client unpause >/dev/null
+redis_cli acl setuser default allkeys >/dev/null
+[ "$rc" -eq 1 ] && has err "more than 0 errors" && [ "$took" -lt 5000 ]
+check "--timeout holds after the error limit stopped the run (${took} ms)" $?
+redis_cli flushall >/dev/null
+
+# A deadline that passes as the last page is done: a complete run is done
+# (exit 0), not "timed out". Repeated around the moment the run ends.
+redis_fill 2000 r
+run --addr "$A" --quiet
+one=$(sed -n 's/.*elapsed \([0-9.]*\) s.*/\1/p' "$tmp/out")
+ok=0
+for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
+	redis_fill 2000 r
+	run --addr "$A" --quiet --timeout 2ms --count 100
+	if has out "deleted 2000, missing 0, failed 0, elapsed" && ! has out "not attempted" &&
+		[ "$(redis_cli dbsize)" -eq 0 ]; then
+		# everything deleted: it must say done and exit 0
+		has out "kvpurge: done" && [ "$rc" -eq 0 ] || ok=1
+	fi
+	redis_cli flushall >/dev/null
+done
+[ "$ok" -eq 0 ]
+check "a run that completes just at its deadline is done, exit 0 (one run took ${one} s)" $?
 
 # ---- a server that refuses every delete ----
 mkdir -p "$tmp/b"

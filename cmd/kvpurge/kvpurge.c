@@ -1,4 +1,4 @@
-/* kvpurge: deletes every key of a Redis server (or those matching a
+/* kvpurge: deletes every key of a Redis server's database 0 (or those matching a
  * pattern), the way a Go program would: one goroutine pages through the
  * keyspace with SCAN and pushes each page into a channel; a pool of worker
  * goroutines, each with its own connection, deletes the pages' keys; a
@@ -20,10 +20,12 @@
  * - The page channel is closed only by the scanner; workers stop when it is
  *   closed and drained or when the context is done. Pages still queued then
  *   are freed by main after every goroutine has finished.
- * - Every live connection is in `conns`, under conns_mu; when the context
- *   times out, a goc_ctx_after_func callback moves every connection's
- *   deadline to the past, so a goroutine waiting on Redis wakes at once
- *   with ETIMEDOUT. Other stops let the pages in flight finish.
+ * - Every live connection is in `conns`, under conns_mu, and has --timeout's
+ *   instant as its deadline, so a goroutine waiting on Redis wakes then with
+ *   ETIMEDOUT even once another stop has cancelled the context; when the
+ *   context times out, a goc_ctx_after_func callback also moves every
+ *   connection's deadline to the past. Other stops let the pages in flight
+ *   finish.
  * - The report accounts for every scanned key: deleted + missing + failed
  *   + unknown (sent, no reply read) + not attempted = scanned.
  *
@@ -82,6 +84,8 @@ static struct {
     _Atomic long scanned, deleted, missing, failed;
     _Atomic long unknown;     /* sent, but the run stopped before their replies came */
     _Atomic bool limit_hit;
+    _Atomic bool scan_done;   /* the scanner went through the whole keyspace */
+    int64_t deadline;         /* --timeout's instant, or 0 */
     goc_mutex conns_mu;
     rconn *conns[MAX_WORKERS + 1];
     goc_mutex err_mu;
@@ -155,6 +159,11 @@ static int rconn_open(rconn *rc) {
         goc_conn_free(rc->c);
         return ENOMEM;
     }
+    /* --timeout holds for every reply, also once the run has stopped for
+       another reason (which cancels the context, so its timeout no longer
+       fires) and a worker still waits for a page in flight. */
+    if (app.deadline)
+        goc_conn_set_deadline(rc->c, app.deadline);
     conns_track(rc, true);
     return 0;
 }
@@ -317,8 +326,10 @@ static void scanner(void *arg) {
                 break;
             }
         }
-        if (!strcmp(cursor, "0"))
+        if (!strcmp(cursor, "0")) {
+            atomic_store(&app.scan_done, true);
             break; /* a full iteration */
+        }
     }
     rconn_close(&rc);
 out:
@@ -440,8 +451,13 @@ static void progress_loop(void *arg) {
 
 static int purge_main(void *arg) {
     (void)arg;
-    app.ctx = opt.timeout > 0 ? goc_ctx_with_timeout(goc_ctx_background(), opt.timeout)
-                              : goc_ctx_with_cancel(goc_ctx_background());
+    if (opt.timeout > 0) {
+        int64_t now = goc_now();
+        app.deadline = opt.timeout > INT64_MAX - now ? INT64_MAX : now + opt.timeout;
+        app.ctx = goc_ctx_with_deadline(goc_ctx_background(), app.deadline);
+    } else {
+        app.ctx = goc_ctx_with_cancel(goc_ctx_background());
+    }
     goc_ctx_after *interrupt = goc_ctx_after_func(app.ctx, conns_interrupt, NULL);
     /* A little queue lets the scanner run ahead of busy workers. */
     app.pages = goc_chan_of(page *, (size_t)opt.workers * 2);
@@ -486,7 +502,10 @@ static int purge_main(void *arg) {
     /* the keys of pages no worker took before the stop */
     long untried = scanned - deleted - missing - failed - unknown;
     double secs = (double)elapsed / 1e9;
-    if (ctx_err == ETIMEDOUT && !app.fatal[0])
+    /* The deadline may pass just after the last page was done: nothing
+       stopped then, the run is complete. */
+    bool complete = atomic_load(&app.scan_done) && unknown == 0 && untried == 0;
+    if (ctx_err == ETIMEDOUT && !app.fatal[0] && !complete)
         snprintf(app.fatal, sizeof app.fatal, "timed out (--timeout)");
     char extra[96] = "";
     if (unknown > 0 || untried > 0)
@@ -504,7 +523,8 @@ static int purge_main(void *arg) {
 static void usage(FILE *f) {
     fprintf(f,
             "usage: kvpurge [options]\n"
-            "Deletes every key of a Redis server (SCAN, then pipelined UNLINK by a pool of workers).\n"
+            "Deletes every key of a Redis server's database 0, the one clients use by default\n"
+            "(SCAN, then pipelined UNLINK by a pool of workers).\n"
             "  --addr HOST:PORT   the server (default 127.0.0.1:6379)\n"
             "  --match PATTERN    only keys matching this glob (default *)\n"
             "  --count N          keys per SCAN page, a hint to Redis (default 1000)\n"
