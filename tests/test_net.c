@@ -831,6 +831,9 @@ static int queued_fd_main(void *arg) {
         go(close_reader, (void *)(intptr_t)fds[0]);
     t_wait_parked("IO wait (read)", 1);
     t_wait_parked("sync.Mutex.Lock", 1);
+    /* goc_fd_wait takes no turn (its deadline could not be kept in a
+       queue): beside the parked reader it fails at once */
+    T_CHECK_EQ(goc_fd_wait(fds[0], POLLIN, goc_now() + 50 * MS), EBUSY);
     T_CHECK_EQ(goc_fd_close(fds[0]), 0);
     for (int i = 0; i < 2; i++) {
         ssize_t r = 0;

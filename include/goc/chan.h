@@ -84,11 +84,19 @@ GOC_API bool goc_chan_recv_sized(goc_chan *c, void *out, size_t size);
 
 /* Go's `for v := range ch`: receives into the lvalue var until c is closed
    and drained.   int v; goc_chan_range(c, v) { use(v); } */
-#define goc_chan_range(c, var)                                                              \
-    for (goc_chan *goc__rc_ = (c), *goc__ronce_ = (goc_chan *)1; goc__ronce_;               \
-         goc__ronce_ = NULL) /* c evaluated once, as Go's range expression */                \
-        for (bool goc__rok_ = goc_chan_recv_sized(goc__rc_, &(var), sizeof(var)); goc__rok_; \
-             goc__rok_ = goc_chan_recv_sized(goc__rc_, &(var), sizeof(var)))
+#define goc_chan_range(c, var) goc__chan_range_((c), var, __COUNTER__)
+/* c evaluated once, as Go's range expression; names unique per use, so
+   that nested loops shadow nothing (-Wshadow). */
+#define goc__cat2_(a, b) a##b
+#define goc__cat_(a, b) goc__cat2_(a, b)
+#define goc__chan_range_(c, var, n)                                                        \
+    for (goc_chan *goc__cat_(goc__rc_, n) = (c), *goc__cat_(goc__ronce_, n) = (goc_chan *)1; \
+         goc__cat_(goc__ronce_, n); goc__cat_(goc__ronce_, n) = NULL)                       \
+        for (bool goc__cat_(goc__rok_, n) =                                                \
+                 goc_chan_recv_sized(goc__cat_(goc__rc_, n), &(var), sizeof(var));          \
+             goc__cat_(goc__rok_, n);                                                       \
+             goc__cat_(goc__rok_, n) =                                                      \
+                 goc_chan_recv_sized(goc__cat_(goc__rc_, n), &(var), sizeof(var)))
 
 /* ---- select ---- */
 

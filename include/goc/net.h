@@ -18,9 +18,11 @@
  * Concurrent calls on one connection or listener queue, as in Go: one read
  * (or accept) and one write run at a time, so several accept loops may share
  * a listener and one write's bytes never interleave with another's. Reading
- * and writing concurrently is fine. The same holds for a raw descriptor
- * (goc_fd_wait, goc_read, goc_write); one that goc_fd_close closes while a
- * call queues makes that call fail with EBADF.
+ * and writing concurrently is fine. goc_read and goc_write on a raw
+ * descriptor queue the same way (one that goc_fd_close closes while a call
+ * queues makes that call fail with EBADF); goc_fd_wait, whose deadline a
+ * queue could not honour, gets EBUSY when another call already waits on the
+ * descriptor in the same direction.
  */
 #ifndef GOC_NET_H
 #define GOC_NET_H

@@ -17,9 +17,10 @@
  *   unregistered by number, which may name someone else's registration).
  *   A reused number whose new file is a blocking descriptor is not caught:
  *   its read blocks the thread. Hence goc_fd_close.
- * - Reads (goc_read, goc_fd_wait for POLLIN) take the entry's rmu for their
- *   whole call, writes wmu, as Go's fdMutex: a second caller in the same
- *   direction queues. One that queued across a goc_fd_close gets EBADF.
+ * - goc_read takes the entry's rmu for its whole call, goc_write wmu, as
+ *   Go's fdMutex: a second caller in the same direction queues. One that
+ *   queued across a goc_fd_close gets EBADF. goc_fd_wait, whose deadline a
+ *   queue could not honour, takes no turn (EBUSY beside another waiter).
  */
 #include "net/net_internal.h"
 #include <errno.h>
@@ -173,18 +174,13 @@ int goc_fd_wait(int fd, int events, int64_t deadline) {
     struct pollfd p = {.fd = fd, .events = (short)events};
     if (poll(&p, 1, 0) > 0)
         return (p.revents & POLLNVAL) ? EBADF : 0;
-    goc_mutex *mu = mode == GOC__POLL_READ ? &e->rmu : &e->wmu;
-    if (!fd_turn(e, mu))
-        return EBADF;
+    /* No turn here: a turn has no deadline to give up at. A second waiter
+       in this direction (another goc_fd_wait, or a parked goc_read or
+       goc_write) gets EBUSY, as from Go's pollDesc. */
     goc__pollfd *pd = fd_pollfd_checked(e, fd, &err);
     if (!pd)
-        err = err == EPERM ? 0 : err;
-    else if (poll(&p, 1, 0) > 0) /* ready while we queued */
-        err = (p.revents & POLLNVAL) ? EBADF : 0;
-    else
-        err = goc__pollfd_wait(pd, mode, goc__poll_deadline(deadline));
-    goc_mutex_unlock(mu);
-    return err;
+        return err == EPERM ? 0 : err;
+    return goc__pollfd_wait(pd, mode, goc__poll_deadline(deadline));
 }
 
 /* One read or write, inside a blocking section: for files the poller
