@@ -7,8 +7,9 @@
  *    once), so two selects over the same channels cannot deadlock.
  * 2. Poll the cases in a random order (array order for goc_select_ordered);
  *    the first that can proceed runs, and the select returns.
- * 3. Otherwise queue one waiter per channel case, all sharing one parker, and
- *    park; the unlock callback releases the channels only once the waiter
+ * 3. Otherwise queue one waiter per channel case, all sharing one parker, in
+ *    lock order (built from the poll order, so cases on one channel queue
+ *    in a random order), and park; the unlock callback releases the channels only once the waiter
  *    cannot miss a wake-up. Timeout cases become the parker's deadline: no
  *    channel, no timer object beyond the parker's own, nothing allocated.
  * 4. Exactly one party wins the parker's claim (a peer on one of the

@@ -22,7 +22,6 @@
  */
 #include "net/net_internal.h"
 #include <arpa/inet.h>
-#include <sched.h>
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -101,12 +100,8 @@ void goc__netfd_close_wait(goc__netfd *n) {
         if (goc__netfd_close(n) != GOC__NETFD_ALREADY)
             return; /* we closed it ourselves */
     }
-    while (!(atomic_load(&n->state) & GOC__NETFD_DONE)) {
-        if (goc__curg())
-            goc_yield();
-        else
-            sched_yield();
-    }
+    while (!(atomic_load(&n->state) & GOC__NETFD_DONE))
+        goc_yield(); /* a plain thread: sched_yield */
 }
 
 /* What a failed (or, for a read, empty) syscall means on n: EBADF once n is

@@ -11,8 +11,9 @@
  * code built without them shows fewer frames). A parked goroutine's walk
  * starts from the frame the switch saved; a goroutine running on another
  * thread shows no frames, as its stack is changing under us. Symbols come
- * from dladdr: functions that the executable does not export show as
- * addresses (link with -rdynamic to see their names).
+ * from dladdr and, for the executable's functions it does not export, from
+ * the executable's own symbol table (.symtab, loaded at the first dump and
+ * published once, lock-free); a stripped executable shows addresses.
  *
  * The all-G list only grows (Gs are reused, never freed), so it is walked
  * without a lock: a dump may be taken from a fatal error that holds any lock.

@@ -903,9 +903,9 @@ static void stopm(goc__m *m);
    faulted, 1.8-3.9 s when idle Ms helped, 0.9-1.2 s now). The price: an M
    woken for queued work may fault in a batch (8 pages, 10-50 us) before it
    takes it, while spawns keep missing. A program that stops spawning stops
-   this at once; what it costs at most is
-   PREFAULT_RESERVE pooled stacks, below sysmon's trim bound. Returns whether
-   it did anything (the caller looks for work again). */
+   this at once; what it costs at most is PREFAULT_RESERVE pooled stacks,
+   below sysmon's trim bound. Returns whether it did anything (the caller
+   looks for work again). */
 static bool prefault_stacks(goc__m *m) {
     uint64_t miss = atomic_load_explicit(&goc__sched.stack_misses, memory_order_relaxed);
     uint64_t seen = atomic_load_explicit(&goc__sched.stack_misses_seen, memory_order_relaxed);

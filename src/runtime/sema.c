@@ -112,44 +112,17 @@ void goc__semacquire(_Atomic uint32_t *addr, bool lifo, const char *reason) {
     goc__semacquire_until(addr, lifo, reason, -1);
 }
 
-void goc__semrelease(_Atomic uint32_t *addr, bool handoff) {
+/* Adds n tokens to *addr, then wakes up to n of its waiters. With handoff
+   (n is 1) the releaser takes the token back for the waiter (w->ticket) and
+   lets it run now. Without it, *addr is not touched after the addition, so
+   the woken waiters may free it. */
+static void release(_Atomic uint32_t *addr, uint32_t n, bool handoff) {
     sema_bucket *b = bucket_of(addr);
-    atomic_fetch_add(addr, 1);
+    atomic_fetch_add(addr, n);
     /* Nobody counted as waiting: a waiter that counts itself later sees our
-       token when it re-checks under the lock. */
+       tokens when it re-checks under the lock. */
     if (atomic_load(&b->nwait) == 0)
         return;
-    goc__lock_acquire(&b->lock);
-    sema_waiter *w = b->head;
-    for (; w; w = w->next) {
-        if (w->addr != addr)
-            continue;
-        dequeue(b, w);
-        if (goc__parker_claim(&w->pk))
-            break;
-        /* it timed out at the same moment; it returns without a token */
-    }
-    if (!w) {
-        goc__lock_release(&b->lock);
-        return;
-    }
-    bool ticket = handoff && can_acquire(addr);
-    if (ticket)
-        w->ticket = true;
-    goc__lock_release(&b->lock);
-    goc__parker_wake(&w->pk); /* w may be gone once woken: use the copy below */
-    if (ticket && goc__curg())
-        goc_yield(); /* the woken G is in runnext: let it run now */
-}
-
-void goc__semrelease_n(_Atomic uint32_t *addr, uint32_t n) {
-    if (n == 0)
-        return;
-    sema_bucket *b = bucket_of(addr);
-    atomic_fetch_add(addr, n); /* the last touch of *addr */
-    if (atomic_load(&b->nwait) == 0)
-        return;
-    /* Take up to n of its waiters out under the lock, wake them after. */
     sema_waiter *wake = NULL, **tail = &wake;
     goc__lock_acquire(&b->lock);
     for (sema_waiter *w = b->head, *next; w && n > 0; w = next) {
@@ -164,10 +137,24 @@ void goc__semrelease_n(_Atomic uint32_t *addr, uint32_t n) {
         tail = &w->next;
         n--;
     }
+    bool ticket = handoff && wake && can_acquire(addr);
+    if (ticket)
+        wake->ticket = true;
     goc__lock_release(&b->lock);
     while (wake) {
         sema_waiter *next = wake->next; /* read first: once woken, it may return */
         goc__parker_wake(&wake->pk);
         wake = next;
     }
+    if (ticket && goc__curg())
+        goc_yield(); /* the woken G is in runnext: let it run now */
+}
+
+void goc__semrelease(_Atomic uint32_t *addr, bool handoff) {
+    release(addr, 1, handoff);
+}
+
+void goc__semrelease_n(_Atomic uint32_t *addr, uint32_t n) {
+    if (n > 0)
+        release(addr, n, false);
 }

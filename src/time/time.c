@@ -40,8 +40,8 @@
  *   disarm, take the runtime timer out of its heap (waiting out a running
  *   function), then empty the buffer, all under t->lock: once they return,
  *   no value prepared before the call can arrive (Go 1.23's no stale
- *   values). Disarmed first, so that no receiver puts it back meanwhile.
- * - A value is sent only once the clock has reached it.
+ *   values). Disarmed first, so that no receiver puts it back meanwhile (an
+ *   old heap entry would fire early, with the new when as its value).
  * - A ticker's runtime timer is periodic while in a heap (the runtime re-arms
  *   it in place before each run). Its ticks lie on one grid, when + k *
  *   period, and t->when is always the first tick not yet taken: whoever
@@ -148,11 +148,10 @@ static void send_time(goc__timer *rt, void *arg) {
         if (t->rt.period == 0)
             t->inheap = false; /* one-shot: the runtime dropped it */
         /* A ticker whose function ran late may find its tick taken already
-           (when is past now): it sends nothing then. Against the clock, not
-           the heap's word: no value is ever sent before it is due. */
-        send = take_value(t, goc_now(), &v);
-        if (!send && t->rt.period == 0 && t->blocked > 0)
-            heap_add(t); /* ran before its when (cannot happen today): wait again */
+           (when is past now): it sends nothing then. A timer runs only
+           once due, and (stop and reset disarm before they delete) never
+           from a heap entry older than its when. */
+        send = take_value(t, t->rt.period > 0 ? goc_now() : t->when, &v);
         publish_due(t);
     }
     goc__lock_release(&t->mu);
