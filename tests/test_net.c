@@ -228,6 +228,27 @@ static int addresses_main(void *arg) {
     T_CHECK(goc_listener_fd(p.l) >= 0);
     pair_free(&p);
 
+    /* A dual-stack listener's IPv4 connections show IPv4 addresses, as
+       Go's do, not the IPv4-mapped IPv6 form the socket reports. */
+    for (int i = 0; i < 2; i++) {
+        const char *wild = i ? "0.0.0.0:0" : ":0";
+        T_CHECK_EQ(goc_listen("tcp", wild, &p.l), 0);
+        T_CHECK_EQ(goc_listener_addr(p.l, ls, sizeof ls), 0);
+        char *port = strrchr(ls, ':');
+        T_CHECK(port != NULL);
+        snprintf(la, sizeof la, "127.0.0.1%s", port);
+        T_CHECK_EQ(goc_dial(NULL, "tcp", la, &p.a), 0);
+        T_CHECK_EQ(goc_accept(p.l, &p.b), 0);
+        T_CHECK_EQ(goc_conn_local_addr(p.b, lb, sizeof lb), 0);
+        T_CHECK_EQ(goc_conn_remote_addr(p.b, rb, sizeof rb), 0);
+        T_CHECK_EQ(goc_conn_local_addr(p.a, ra, sizeof ra), 0);
+        if (strcmp(lb, la) || strcmp(rb, ra))
+            fprintf(stderr, "accepted: local %s remote %s, want %s and %s\n", lb, rb, la, ra);
+        T_CHECK(!strcmp(lb, la));
+        T_CHECK(!strcmp(rb, ra));
+        pair_free(&p);
+    }
+
     /* Bad networks and addresses. */
     goc_conn *c = (goc_conn *)&p;
     goc_listener *l;
@@ -367,6 +388,18 @@ static int deadline_past_main(void *arg) {
     T_CHECK_EQ(goc_conn_set_read_deadline(p.a, -5), 0);
     T_CHECK_EQ(goc_conn_read(p.a, buf, sizeof buf), -ETIMEDOUT);
     T_CHECK_EQ(goc_fd_wait(p.fds[0], POLLIN, -5), ETIMEDOUT);
+    /* Empty calls, as Go's: a read returns 0 whatever the deadline; a
+       write checks its deadline first. */
+    T_CHECK_EQ(goc_conn_read(p.a, buf, 0), 0);
+    T_CHECK_EQ(goc_conn_set_write_deadline(p.a, goc_now() - 1), 0);
+    T_CHECK_EQ(goc_conn_write(p.a, buf, 0), -ETIMEDOUT);
+    T_CHECK_EQ(goc_conn_write(p.a, NULL, 0), -ETIMEDOUT);
+    T_CHECK_EQ(goc_conn_set_deadline(p.a, 0), 0);
+    T_CHECK_EQ(goc_conn_write(p.a, NULL, 0), 0);
+    T_CHECK_EQ(goc_conn_read(p.a, NULL, 0), 0);
+    T_CHECK_EQ(goc_conn_close(p.a), 0);
+    T_CHECK_EQ(goc_conn_read(p.a, buf, 0), -EBADF);
+    T_CHECK_EQ(goc_conn_write(p.a, buf, 0), -EBADF);
     pair_free(&p);
     T_CHECK_EQ(goc_fd_close(p.fds[0]), 0); /* registered by goc_fd_wait */
     close(p.fds[1]);

@@ -88,7 +88,8 @@ GOC_API ssize_t goc_conn_read(goc_conn *c, void *buf, size_t n);
 
 /* Writes all of buf. Returns n, or -errno (-ETIMEDOUT past the write
    deadline, -EPIPE when the peer has gone, -EBADF once closed); some bytes
-   may have been sent before an error. Never raises SIGPIPE. */
+   may have been sent before an error. Never raises SIGPIPE. As Go's Write,
+   an empty write (n == 0) still checks the deadline and the connection. */
 GOC_API ssize_t goc_conn_write(goc_conn *c, const void *buf, size_t n);
 
 /* Deadlines for all future and pending operations (Go's SetDeadline,

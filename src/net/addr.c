@@ -10,6 +10,7 @@
 #include "net/net_internal.h"
 #include <arpa/inet.h>
 #include <errno.h>
+#include <net/if.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -140,8 +141,24 @@ int goc__format_addr(const struct sockaddr *sa, socklen_t len, char *buf, size_t
     }
     case AF_INET6: {
         const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+        if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr)) {
+            /* As Go prints it: a dual-stack socket's IPv4 peer is an IPv4
+               address ("127.0.0.1:80", not "[::ffff:127.0.0.1]:80"). */
+            inet_ntop(AF_INET, &in6->sin6_addr.s6_addr[12], ip, sizeof ip);
+            n = snprintf(buf, blen, "%s:%u", ip, ntohs(in6->sin6_port));
+            break;
+        }
         inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof ip);
-        n = snprintf(buf, blen, "[%s]:%u", ip, ntohs(in6->sin6_port));
+        if (in6->sin6_scope_id) {
+            /* A link-local address carries its zone, as Go's "[fe80::1%eth0]:80":
+               the interface's name, or its index if it has none. */
+            char zone[IF_NAMESIZE];
+            if (!if_indextoname(in6->sin6_scope_id, zone))
+                snprintf(zone, sizeof zone, "%u", (unsigned)in6->sin6_scope_id);
+            n = snprintf(buf, blen, "[%s%%%s]:%u", ip, zone, ntohs(in6->sin6_port));
+        } else {
+            n = snprintf(buf, blen, "[%s]:%u", ip, ntohs(in6->sin6_port));
+        }
         break;
     }
     case AF_UNIX: {

@@ -153,12 +153,14 @@ ssize_t goc_conn_read(goc_conn *c, void *buf, size_t n) {
     goc_mutex_lock(&c->n.rmu);
     ssize_t r;
     for (;;) {
-        if (goc__deadline_passed(atomic_load_explicit(&c->n.rdeadline, memory_order_relaxed))) {
-            r = -ETIMEDOUT;
-            break;
-        }
+        /* As Go's Read: an empty read returns 0 at once, whatever the
+           deadline (after taking the turn, so a closed conn says so). */
         if (n == 0) {
             r = 0;
+            break;
+        }
+        if (goc__deadline_passed(atomic_load_explicit(&c->n.rdeadline, memory_order_relaxed))) {
+            r = -ETIMEDOUT;
             break;
         }
         r = read(c->n.fd, buf, n);
@@ -190,7 +192,10 @@ ssize_t goc_conn_write(goc_conn *c, const void *buf, size_t n) {
     const char *p = buf;
     size_t done = 0;
     int e = 0;
-    while (done < n) {
+    /* One round even for an empty write: as Go's Write, it checks the
+       deadline and makes the (zero-length) call, which reports a broken
+       connection. */
+    for (;;) {
         if (goc__deadline_passed(atomic_load_explicit(&c->n.wdeadline, memory_order_relaxed))) {
             e = ETIMEDOUT;
             break;
@@ -198,11 +203,15 @@ ssize_t goc_conn_write(goc_conn *c, const void *buf, size_t n) {
         ssize_t r = send(c->n.fd, p + done, n - done, MSG_NOSIGNAL);
         if (r >= 0) {
             done += (size_t)r;
+            if (done >= n)
+                break;
             continue;
         }
         e = goc__errno_get();
-        if (e == EINTR)
+        if (e == EINTR) {
+            e = 0;
             continue;
+        }
         if (e == EAGAIN)
             e = goc__netfd_wait(&c->n, GOC__POLL_WRITE);
         if (e) {
