@@ -881,6 +881,110 @@ static void test_runnext_taken(void) {
         run_restoring_procs(runnext_main, NULL);
 }
 
+/* ---- one stack reused by many goroutines in turn ---- */
+
+/* Each goroutine ends before the next starts, so one G and its stack serve
+   them all. Under TSan its fiber kept a few shadow-stack entries of every
+   goroutine (their outermost frames never return) and TSan failed a CHECK
+   after some tens of thousands (22,000 to 65,000, by the frames each left). */
+enum { REUSE_RUNS = 100000 };
+
+static void reuse_fn(void *arg) {
+    goc_chan_send(arg, NULL);
+}
+
+static int reuse_main(void *arg) {
+    (void)arg;
+    goc_maxprocs(1);
+    goc_chan *done = goc_chan_make(0, 0);
+    for (int i = 0; i < REUSE_RUNS; i++) {
+        goc_go(reuse_fn, done);
+        T_CHECK(goc_chan_recv(done, NULL));
+    }
+    goc_chan_free(done);
+    return 0;
+}
+
+static void test_stack_reused_many_times(void) {
+    run_restoring_procs(reuse_main, NULL);
+}
+
+/* ---- a short ring behind a goroutine that keeps running is taken ---- */
+
+/* A thief leaves a short ring to an owner that switches fast (W6's
+   consumer and its producers stay together), and such an owner calls no
+   thief for a while. Neither may strand the ring once the owner runs a
+   goroutine that does not switch: here main, after a phase of fast
+   switching on one channel group, readies three goroutines (one to
+   runnext, two to its ring) and spins until each has run, which only
+   another P taking them can satisfy. */
+enum { SR_WORKERS = 3, SR_MSGS = 20000 };
+static _Atomic int sr_ran;
+
+static void sr_producer(void *arg) {
+    goc_chan *c = arg;
+    for (int i = 0; i < SR_MSGS; i++)
+        goc_send(c, i);
+    goc_chan_close(c);
+}
+
+static void sr_worker(void *arg) {
+    goc_chan *c = arg;
+    int v = 0;
+    T_CHECK(goc_chan_recv(c, &v));
+    atomic_fetch_add(&sr_ran, 1);
+}
+
+static int short_ring_main(void *arg) {
+    (void)arg;
+    goc_maxprocs(2);
+    atomic_store(&sr_ran, 0);
+    /* Fast switching: a consumer selecting over producers (as W6). */
+    goc_chan *pc[SR_WORKERS];
+    goc_case cases[SR_WORKERS];
+    int v = 0;
+    bool ok = false;
+    for (int i = 0; i < SR_WORKERS; i++) {
+        pc[i] = goc_chan_make(sizeof(int), 0);
+        goc_go(sr_producer, pc[i]);
+        cases[i] = goc_case_recv(pc[i], &v, &ok);
+    }
+    long got = 0;
+    for (int open = SR_WORKERS; open > 0;) {
+        int i = goc_select(cases, SR_WORKERS);
+        if (!ok) {
+            cases[i] = goc_case_recv(NULL, NULL, NULL);
+            open--;
+        } else {
+            got++;
+        }
+    }
+    T_CHECK_EQ(got, (long)SR_WORKERS * SR_MSGS);
+    /* Then ready three goroutines here and keep running. */
+    goc_chan *wc[SR_WORKERS];
+    for (int i = 0; i < SR_WORKERS; i++) {
+        wc[i] = goc_chan_make(sizeof(int), 0);
+        goc_go(sr_worker, wc[i]);
+    }
+    for (int i = 0; i < SR_WORKERS; i++)
+        goc_send(wc[i], i); /* blocks until worker i waits, then readies it */
+    int64_t end = goc_now() + 5 * GOC_SECOND;
+    while (atomic_load(&sr_ran) < SR_WORKERS && goc_now() < end) {
+    }
+    T_CHECK_EQ(atomic_load(&sr_ran), SR_WORKERS);
+    goc_yield(); /* let the last worker finish with its channel */
+    for (int i = 0; i < SR_WORKERS; i++) {
+        goc_chan_free(pc[i]);
+        goc_chan_free(wc[i]);
+    }
+    return 0;
+}
+
+static void test_short_ring_taken(void) {
+    for (int i = 0; i < 10; i++)
+        run_restoring_procs(short_ring_main, NULL);
+}
+
 /* ---- work queued on a P that GOMAXPROCS retires while it runs ---- */
 
 /* A retired P gives its queue to the global queue only at its next switch.
@@ -1541,8 +1645,10 @@ static void test_misuse(void) {
     T_CHILD_DIES("blocking_end", NULL, 2, "fatal error: goc_blocking_end without goc_blocking_begin");
     T_CHILD_DIES("blocking_end_thread", NULL, 2, "fatal error: goc_blocking_end without goc_blocking_begin");
     T_CHILD_DIES("exit_in_blocking", NULL, 2, "fatal error: all goroutines are asleep - deadlock!");
-    T_CHILD_DIES("env_values", "GOC_MAXPROCS=99999999999", 0, "");
+    T_CHILD_DIES("env_values", "GOC_MAXPROCS=99999999999", 0,
+                 "goc: GOC_MAXPROCS=99999999999 is over the limit: using 256");
     T_CHILD_DIES("env_values", "GOC_MAXPROCS=4294967297", 0, "");
+    T_CHILD_DIES("env_values", "GOC_MAXPROCS=1000", 0, "goc: GOC_MAXPROCS=1000 is over the limit: using 256");
     T_CHILD_DIES("env_values", "GOC_MAXPROCS=-3", 3, "goc: ignoring GOC_MAXPROCS=-3");
     T_CHILD_DIES("env_values", "GOC_STACK_SIZE=-1", 3, "goc: ignoring GOC_STACK_SIZE=-1");
     T_CHILD_DIES("env_values", "GOC_STACK_SIZE=5G", 3, "goc: GOC_STACK_SIZE=5G is over the limit");
@@ -1577,7 +1683,7 @@ int main(int argc, char **argv) {
         T_CASE(test_idle_no_cpu),      T_CASE(test_go_before_run),      T_CASE(test_run_twice), T_CASE(test_run_after_yielders),        T_CASE(test_million_goroutines), T_CASE(test_million_parked),
         T_CASE(test_spawn_storm_one_p), T_CASE(test_fairness_respawn), T_CASE(test_fairness_chain), T_CASE(test_fairness_yielders), T_CASE(test_tree_depth_first), T_CASE(test_parallel_threads),   T_CASE(test_go_copy),
         T_CASE(test_pthread_waits_wg), T_CASE(test_sleep_parks),        T_CASE(test_many_sleepers),
-        T_CASE(test_yield),            T_CASE(test_errno_preserved),    T_CASE(test_maxprocs_runtime), T_CASE(test_retired_timers), T_CASE(test_solo_then_grow), T_CASE(test_runnext_taken), T_CASE(test_retired_queue), T_CASE(test_plain_thread_timed_wait), T_CASE(test_blocking_handoff),
+        T_CASE(test_yield),            T_CASE(test_errno_preserved),    T_CASE(test_maxprocs_runtime), T_CASE(test_retired_timers), T_CASE(test_solo_then_grow), T_CASE(test_runnext_taken), T_CASE(test_short_ring_taken), T_CASE(test_stack_reused_many_times), T_CASE(test_retired_queue), T_CASE(test_plain_thread_timed_wait), T_CASE(test_blocking_handoff),
         T_CASE(test_dump), T_CASE(test_dump_race),             T_CASE(test_child_watchdog),   T_CASE(test_shuffle_stress),
         T_CASE(test_misuse),
     };

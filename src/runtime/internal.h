@@ -276,6 +276,7 @@ struct goc__g {
     unsigned valgrind_id;
     void *asan_fake;                /* ASan fake stack of the suspended context */
     void *tsan_fiber;
+    unsigned tsan_runs;             /* goroutines its TSan fiber has run (stack.c) */
 };
 
 typedef void (*goc__after_fn)(goc__m *m, goc__g *prev, void *arg);
@@ -297,6 +298,10 @@ struct goc__p {
        inside (nthieves, which thieves raise before they read solo). */
     _Atomic bool solo;
     _Atomic int nthieves __attribute__((aligned(64)));
+    /* The owner calls no thief for a short ring until schedtick reaches
+       this: set by a thief that found it switching too fast to be worth
+       robbing (runq_grab); thieves write it, the owner reads it. */
+    _Atomic uint32_t quiet_until;
     goc__m *m;                      /* the M holding it, NULL when idle */
     goc__p *link;                   /* idle list */
     _Atomic bool idle;              /* in the idle list; read without the lock by sysmon */
