@@ -63,8 +63,11 @@ void __tsan_set_fiber_name(void *fiber, const char *name);
 
 #define RUNNEXT_GRACE_NS 3000 /* as Go: how long a thief leaves a busy P's runnext alone */
 #define SPIN_ROUNDS 4           /* as Go: steal attempts over all Ps before giving up */
-#define SMALL_RING 4            /* a ring this short is left to a busy owner (runq_grab) */
-#define FAST_SWITCHES 8         /* ... an owner switching this often during a thief's nap */
+/* Stealing short rings (runq_grab): */
+#define SMALL_RING 4            /* a ring this short ... */
+#define FRUITLESS_SWITCHES 4    /* ... after a steal whose Gs ran for fewer switches than this ... */
+#define RELUCTANT_ROUNDS 64     /* ... is left to a fast owner this many times ... */
+#define FAST_SWITCHES 8         /* ... (one switching this often during the thief's nap) ... */
 #define QUIET_SWITCHES 4096     /* ... who then calls no thief for it for this many switches */
 #define GFREE_LOCAL_MAX 64      /* free Gs kept per P before half move to the global list */
 #define GOID_BATCH 16           /* as Go: ids handed to a P at a time */
@@ -461,19 +464,22 @@ static uint32_t victim_switches_in_nap(goc__p *victim) {
 
 /* Grabs half of victim's ring into batch starting at batch_head (thief side).
 
-   A short ring (at most SMALL_RING) is taken, as runnext, only on the last
-   round (steal_next), and only if its owner switched fewer than
-   FAST_SWITCHES times while we napped. An owner that runs through short
-   goroutines (W6: a consumer readying the producers it takes values from,
-   each of which sends once and blocks again) gets to them within
-   microseconds; a thief that took them would make every message cross
-   cores, and keep the consumer from ever parking, so that the group never
-   comes back together (W6 on two threads: 500,000 steals and 250 ns a
-   message, against 85 ns with this rule and 82 with one thread). An owner
-   busy with long goroutines still loses them at once. */
+   A reluctant thief (see findrunnable) treats a short ring (at most
+   SMALL_RING) as runnext: it takes it only on the last round (steal_next),
+   and only if its owner switched fewer than FAST_SWITCHES times while we
+   napped. The case: W6's consumer selects over four producers, each of
+   which sends once and blocks again. Each value it takes readies a producer
+   into its ring; a thief takes it, it sends once on the other P and blocks,
+   the consumer finds a value waiting and never parks, and every message
+   crosses cores twice (W6 on two threads: 500,000 steals, each followed by
+   two or three switches, and 250 ns a message, against 82 with one thread).
+   Left alone, the group runs on one P (85 ns). A pipeline's stolen stages
+   (W10) keep talking to each other on the thief's P, hundreds of switches
+   a steal: that thief is not reluctant and steals as Go. *gave_up is set
+   when a fast owner kept its ring. */
 static uint32_t runq_grab(goc__p *victim, _Atomic(goc__g *) *batch, uint32_t batch_head,
-                          bool steal_next) {
-    bool napped = false, ring_napped = false;
+                          bool steal_next, bool reluctant, bool *gave_up) {
+    bool napped = false, ring_napped = !reluctant;
     for (;;) {
         if (atomic_load_explicit(&victim->solo, memory_order_seq_cst))
             return 0; /* its owner uses plain stores (see p_update_solo) */
@@ -488,6 +494,7 @@ static uint32_t runq_grab(goc__p *victim, _Atomic(goc__g *) *batch, uint32_t bat
                 uint32_t now = atomic_load_explicit(&victim->schedtick, memory_order_relaxed);
                 atomic_store_explicit(&victim->quiet_until, now + QUIET_SWITCHES,
                                       memory_order_relaxed);
+                *gave_up = true;
                 return 0;
             }
             ring_napped = true;
@@ -532,11 +539,16 @@ static uint32_t runq_grab(goc__p *victim, _Atomic(goc__g *) *batch, uint32_t bat
 
 static goc__g *runq_steal(goc__p *p, goc__p *victim, bool steal_next) {
     uint32_t t = RQ_TAIL(atomic_load_explicit(&p->runqw, memory_order_relaxed));
+    bool gave_up = false;
     atomic_fetch_add_explicit(&victim->nthieves, 1, memory_order_seq_cst);
-    uint32_t n = runq_grab(victim, p->runq, t, steal_next);
+    uint32_t n = runq_grab(victim, p->runq, t, steal_next, p->reluctant > 0, &gave_up);
     atomic_fetch_sub_explicit(&victim->nthieves, 1, memory_order_release);
+    if (gave_up)
+        p->reluctant--; /* at 0, the next short ring is stolen: a fresh test */
     if (n == 0)
         return NULL;
+    p->steal_judge = true;
+    p->steal_tick = atomic_load_explicit(&p->schedtick, memory_order_relaxed);
     n--;
     goc__g *g = atomic_load_explicit(&p->runq[(t + n) % GOC_RUNQ_SIZE], memory_order_relaxed);
     if (n == 0)
@@ -1019,6 +1031,16 @@ static goc__g *findrunnable(goc__m *m) {
                 m->spinning = true;
                 atomic_fetch_add(&goc__sched.nmspinning, 1);
             }
+            /* Judge our last steal: did its goroutines run here for a
+               while (a pipeline's stages, talking among themselves) or
+               block again at once, each needing a partner on the P they
+               came from (runq_grab)? */
+            if (p->steal_judge) {
+                p->steal_judge = false;
+                uint32_t ran = atomic_load_explicit(&p->schedtick, memory_order_relaxed) -
+                               p->steal_tick;
+                p->reluctant = ran < FRUITLESS_SWITCHES ? RELUCTANT_ROUNDS : 0;
+            }
             int nallp = atomic_load(&goc__sched.nallp);
             int64_t now = goc_now();
             for (int round = 0; round < SPIN_ROUNDS && !g; round++) {
@@ -1058,6 +1080,7 @@ static goc__g *findrunnable(goc__m *m) {
             goc__lock_release(&goc__sched.lock);
             continue;
         }
+        bool reluctant = p->reluctant > 0; /* p is not ours once idle */
         m->p = NULL;
         pidleput(p);
         goc__lock_release(&goc__sched.lock);
@@ -1073,10 +1096,12 @@ static goc__g *findrunnable(goc__m *m) {
             for (int i = 0; i < n && !work; i++)
                 /* a solo P's queue cannot be stolen: its owner leaves solo
                    mode at its next switch, and spinning here meanwhile
-                   would only burn the CPU; nor, while its owner keeps
-                   switching, can runnext or a short ring (runq_grab),
-                   which sysmon watches instead */
-                work = !p_solo(goc__sched.allp[i]) && runq_long(goc__sched.allp[i]);
+                   would only burn the CPU; nor, by a reluctant thief, a
+                   short ring of a busy owner (runq_grab), which sysmon
+                   watches instead */
+                work = !p_solo(goc__sched.allp[i]) &&
+                       (runq_long(goc__sched.allp[i]) ||
+                        (!reluctant && !runq_empty(goc__sched.allp[i])));
             if (work) {
                 goc__lock_acquire(&goc__sched.lock);
                 goc__p *p2 = pidleget();
@@ -1837,14 +1862,17 @@ static void *sysmon_main(void *arg) {
                 goc__p *p = goc__sched.allp[i];
                 if (p->idle || p_solo(p))
                     continue;
-                /* A G in runnext or a short ring of a P that switched
-                   since our last look is about to run there (runq_grab): a
-                   woken M would not take it. */
+                /* A G alone in runnext of a P that switched since our
+                   last look is about to run there (a hand-off): a woken M
+                   would only take it away from its partner; the same for
+                   a short ring of a P marked quiet (runq_grab). */
                 uint32_t tick = atomic_load_explicit(&p->schedtick, memory_order_relaxed);
                 bool progressed = tick != p->sysmon_tick;
                 if (progressed) /* the line is the owner's: write only when it changed */
                     p->sysmon_tick = tick;
-                if (runq_long(p) || (!progressed && !runq_empty(p))) {
+                if (runq_long(p) || (!progressed && !runq_empty(p)) ||
+                    (RQ_LEN(atomic_load_explicit(&p->runqw, memory_order_acquire)) != 0 &&
+                     !p_quiet(p))) {
                     wakep();
                     woke = true;
                 }
