@@ -209,6 +209,20 @@ GOC_HIDDEN extern goc__debug_t goc__debug;
 /* A cheap per-thread random number (wyrand), for select and stealing. */
 GOC_HIDDEN uint32_t goc__fastrand(void);
 GOC_HIDDEN uint32_t goc__fastrandn(uint32_t n);
+GOC_HIDDEN uint64_t goc__fastrand64(void);
+
+/* One step of wyrand on a caller's state: a run of random numbers from one
+   goc__fastrand64 seed, without a call (and a TLS read) for each. */
+static inline uint64_t goc__wyrand(uint64_t *s) {
+    *s += 0xa0761d6478bd642fULL;
+    __uint128_t t = (__uint128_t)*s * (*s ^ 0xe7037ed1a0b428dbULL);
+    return (uint64_t)(t >> 64) ^ (uint64_t)t;
+}
+
+/* A number in [0, n) from a 32-bit random number (Lemire's reduction). */
+static inline uint32_t goc__randn(uint32_t r, uint32_t n) {
+    return (uint32_t)(((uint64_t)r * n) >> 32);
+}
 
 /* Under GOC_DEBUG=shuffle, yields half the time: called where a sync type
    has let others in but its caller has not returned yet, so that they run

@@ -112,25 +112,25 @@ int64_t goc_now(void) {
 
 static __thread uint64_t tls_rand;
 
-static inline uint64_t wyrand(uint64_t *s) {
-    *s += 0xa0761d6478bd642fULL;
-    __uint128_t t = (__uint128_t)*s * (*s ^ 0xe7037ed1a0b428dbULL);
-    return (uint64_t)(t >> 64) ^ (uint64_t)t;
+#define wyrand goc__wyrand
+
+uint64_t goc__fastrand64(void) {
+    goc__m *m = goc__getm();
+    if (m && m->p && goc__debug.shuffle)
+        return wyrand(&m->p->shuffle_state);
+    if (m)
+        return wyrand(&m->rand);
+    if (tls_rand == 0)
+        tls_rand = (uint64_t)(uintptr_t)&tls_rand ^ (uint64_t)goc_now();
+    return wyrand(&tls_rand);
 }
 
 uint32_t goc__fastrand(void) {
-    goc__m *m = goc__getm();
-    if (m && m->p && goc__debug.shuffle)
-        return (uint32_t)wyrand(&m->p->shuffle_state);
-    if (m)
-        return (uint32_t)wyrand(&m->rand);
-    if (tls_rand == 0)
-        tls_rand = (uint64_t)(uintptr_t)&tls_rand ^ (uint64_t)goc_now();
-    return (uint32_t)wyrand(&tls_rand);
+    return (uint32_t)goc__fastrand64();
 }
 
 uint32_t goc__fastrandn(uint32_t n) {
-    return (uint32_t)(((uint64_t)goc__fastrand() * n) >> 32);
+    return goc__randn(goc__fastrand(), n);
 }
 
 /* ------------------------------------------------------------------------ */
