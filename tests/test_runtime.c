@@ -915,9 +915,9 @@ static void test_stack_reused_many_times(void) {
    consumer and its producers stay together), and such an owner calls no
    thief for a while. Neither may strand the ring once the owner runs a
    goroutine that does not switch: here main, after a phase of fast
-   switching on one channel group, readies three goroutines (one to
-   runnext, two to its ring) and spins until each has run, which only
-   another P taking them can satisfy. */
+   switching on one channel group, readies three goroutines (those not
+   already running elsewhere go to its runnext and ring) and spins until
+   each has run, which only another P taking them can satisfy. */
 enum { SR_WORKERS = 3, SR_MSGS = 20000 };
 static _Atomic int sr_ran;
 

@@ -189,7 +189,7 @@ ssize_t goc_conn_write(goc_conn *c, const void *buf, size_t n) {
     if (!goc__netfd_incref(&c->n))
         return -EBADF;
     goc_mutex_lock(&c->n.wmu);
-    const char *p = buf;
+    const char *p = buf ? buf : ""; /* NULL + 0 is undefined */
     size_t done = 0;
     int e = 0;
     /* One round even for an empty write: as Go's Write, it checks the

@@ -304,12 +304,14 @@ struct goc__p {
     _Atomic(goc__g *) runq[GOC_RUNQ_SIZE];
     _Atomic(goc__g *) runnext;      /* the G to run next (readied by the running G) */
     _Atomic uint32_t schedtick;     /* owner writes (relaxed); the deadlock check reads it */
-    /* Stealing for this P (sched.c, runq_grab): its tick at its last steal,
-       whether that steal is yet to be judged, and how many more short rings
-       it leaves alone since a steal that bought nothing. Owner only. */
+    /* Stealing for this P (sched.c, runq_grab): its tick and clock at its
+       last steal, whether that steal is yet to be judged, and, since a steal
+       that bought nothing, how many more short rings it leaves alone and
+       until when at most. Owner only. */
     uint32_t steal_tick;
     bool steal_judge;
     int reluctant;
+    int64_t steal_time, reluctant_until;
     uint32_t sysmon_tick;           /* schedtick when sysmon last looked (only sysmon) */
     /* Solo: GOMAXPROCS is 1, so no thief can come, and the owner takes from
        its ring and runnext with plain loads and stores instead of locked

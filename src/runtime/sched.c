@@ -9,9 +9,10 @@
  *   of the line (see find_local). Thieves take the oldest half. A locked
  *   global queue takes overflow and goroutines started from plain threads;
  *   it is checked every 61 ticks.
- * - An M with no work steals half of a random victim's ring (a short ring,
- *   or runnext alone, only from an owner that is slow to get to it); at
- *   most GOMAXPROCS/2 Ms spin looking for work; the rest sleep on a futex.
+ * - An M with no work steals half of a random victim's ring (runnext
+ *   alone, and a short ring after a steal that bought nothing, only from an
+ *   owner that is slow to get to it); at most GOMAXPROCS/2 Ms spin looking
+ *   for work; the rest sleep on a futex.
  * - Switching is direct, goroutine to goroutine. What Go does on g0 after a
  *   switch (release the lock of a park, queue a yielding G, free an exited G)
  *   is the "after" step: the switching side stores it in its M and the side
@@ -65,8 +66,10 @@ void __tsan_set_fiber_name(void *fiber, const char *name);
 #define SPIN_ROUNDS 4           /* as Go: steal attempts over all Ps before giving up */
 /* Stealing short rings (runq_grab): */
 #define SMALL_RING 4            /* a ring this short ... */
-#define FRUITLESS_SWITCHES 4    /* ... after a steal whose Gs ran for fewer switches than this ... */
+#define FRUITLESS_SWITCHES 4    /* ... after a steal whose Gs ran for fewer switches than this */
+#define FRUITLESS_NS 3000       /* ... and less time than this ... */
 #define RELUCTANT_ROUNDS 64     /* ... is left to a fast owner this many times ... */
+#define RELUCTANT_NS 10000000   /* ... within this time ... */
 #define FAST_SWITCHES 8         /* ... (one switching this often during the thief's nap) ... */
 #define QUIET_SWITCHES 4096     /* ... who then calls no thief for it for this many switches */
 #define GFREE_LOCAL_MAX 64      /* free Gs kept per P before half move to the global list */
@@ -436,13 +439,23 @@ static bool runq_long(goc__p *p) {
     return RQ_LEN(atomic_load_explicit(&p->runqw, memory_order_acquire)) > SMALL_RING;
 }
 
-/* Owner: whether a thief lately found p switching too fast to rob of a
-   short ring (see runq_grab): schedtick is within QUIET_SWITCHES below
-   quiet_until (modulo 2^32: a stale mark is far off, not in the window). */
+/* Whether a thief lately found p switching too fast to rob of a short
+   ring (see runq_grab): schedtick is within QUIET_SWITCHES below
+   quiet_until (modulo 2^32: a stale mark is far off, not in the window;
+   the owner clears one it finds stale, so it cannot come round again). */
 static bool p_quiet(goc__p *p) {
     uint32_t left = atomic_load_explicit(&p->quiet_until, memory_order_relaxed) -
                     atomic_load_explicit(&p->schedtick, memory_order_relaxed);
     return left - 1 < QUIET_SWITCHES;
+}
+
+/* p_quiet for p's owner, which also clears a stale mark. */
+static bool p_quiet_owner(goc__p *p) {
+    if (p_quiet(p))
+        return true;
+    if (atomic_load_explicit(&p->quiet_until, memory_order_relaxed) != 0)
+        atomic_store_explicit(&p->quiet_until, 0, memory_order_relaxed);
+    return false;
 }
 
 /* Whether p has nothing queued (a hint, for other threads too). */
@@ -467,7 +480,7 @@ static uint32_t victim_switches_in_nap(goc__p *victim) {
    A reluctant thief (see findrunnable) treats a short ring (at most
    SMALL_RING) as runnext: it takes it only on the last round (steal_next),
    and only if its owner switched fewer than FAST_SWITCHES times while we
-   napped. The case: W6's consumer selects over four producers, each of
+   napped (3 us asked, 16 us on average on this VM). The case: W6's consumer selects over four producers, each of
    which sends once and blocks again. Each value it takes readies a producer
    into its ring; a thief takes it, it sends once on the other P and blocks,
    the consumer finds a value waiting and never parks, and every message
@@ -537,11 +550,11 @@ static uint32_t runq_grab(goc__p *victim, _Atomic(goc__g *) *batch, uint32_t bat
     }
 }
 
-static goc__g *runq_steal(goc__p *p, goc__p *victim, bool steal_next) {
+static goc__g *runq_steal(goc__p *p, goc__p *victim, bool steal_next, bool reluctant) {
     uint32_t t = RQ_TAIL(atomic_load_explicit(&p->runqw, memory_order_relaxed));
     bool gave_up = false;
     atomic_fetch_add_explicit(&victim->nthieves, 1, memory_order_seq_cst);
-    uint32_t n = runq_grab(victim, p->runq, t, steal_next, p->reluctant > 0, &gave_up);
+    uint32_t n = runq_grab(victim, p->runq, t, steal_next, reluctant, &gave_up);
     atomic_fetch_sub_explicit(&victim->nthieves, 1, memory_order_release);
     if (gave_up)
         p->reluctant--; /* at 0, the next short ring is stolen: a fresh test */
@@ -549,6 +562,7 @@ static goc__g *runq_steal(goc__p *p, goc__p *victim, bool steal_next) {
         return NULL;
     p->steal_judge = true;
     p->steal_tick = atomic_load_explicit(&p->schedtick, memory_order_relaxed);
+    p->steal_time = goc_now();
     n--;
     goc__g *g = atomic_load_explicit(&p->runq[(t + n) % GOC_RUNQ_SIZE], memory_order_relaxed);
     if (n == 0)
@@ -848,7 +862,7 @@ static void queue_readied(goc__g *g) {
            P has more queued than that one G: a G that readies another and
            then blocks (a channel hand-off) lets it run here at once, and
            sysmon wakes an M if this P keeps both waiting. */
-        if (runq_put(p, g, true, false) && (runq_long(p) || !p_quiet(p)))
+        if (runq_put(p, g, true, false) && (runq_long(p) || !p_quiet_owner(p)))
             wakep();
         return;
     }
@@ -1032,17 +1046,22 @@ static goc__g *findrunnable(goc__m *m) {
                 atomic_fetch_add(&goc__sched.nmspinning, 1);
             }
             /* Judge our last steal: did its goroutines run here for a
-               while (a pipeline's stages, talking among themselves) or
-               block again at once, each needing a partner on the P they
-               came from (runq_grab)? */
+               while (a pipeline's stages talking among themselves, or a
+               computation) or block again at once, each needing a partner
+               on the P they came from (runq_grab)? By switches and time
+               both: a goroutine that computed for 2 ms and ended made as
+               few switches as W6's producers, and was worth stealing. */
+            int64_t now = goc_now();
             if (p->steal_judge) {
                 p->steal_judge = false;
                 uint32_t ran = atomic_load_explicit(&p->schedtick, memory_order_relaxed) -
                                p->steal_tick;
-                p->reluctant = ran < FRUITLESS_SWITCHES ? RELUCTANT_ROUNDS : 0;
+                bool fruitless = ran < FRUITLESS_SWITCHES && now - p->steal_time < FRUITLESS_NS;
+                p->reluctant = fruitless ? RELUCTANT_ROUNDS : 0;
+                p->reluctant_until = now + RELUCTANT_NS;
             }
+            bool reluctant = p->reluctant > 0 && now < p->reluctant_until;
             int nallp = atomic_load(&goc__sched.nallp);
-            int64_t now = goc_now();
             for (int round = 0; round < SPIN_ROUNDS && !g; round++) {
                 uint32_t start = goc__fastrandn((uint32_t)nallp);
                 for (int i = 0; i < nallp && !g; i++) {
@@ -1058,7 +1077,7 @@ static goc__g *findrunnable(goc__m *m) {
                     /* a retired P too: its owner hands its queue over
                        only at its next switch, which a long goroutine
                        delays */
-                    g = runq_steal(p, v, round == SPIN_ROUNDS - 1);
+                    g = runq_steal(p, v, round == SPIN_ROUNDS - 1, reluctant);
                 }
             }
             if (g) {
@@ -1080,7 +1099,8 @@ static goc__g *findrunnable(goc__m *m) {
             goc__lock_release(&goc__sched.lock);
             continue;
         }
-        bool reluctant = p->reluctant > 0; /* p is not ours once idle */
+        /* read now: p is not ours once idle */
+        bool reluctant = p->reluctant > 0 && goc_now() < p->reluctant_until;
         m->p = NULL;
         pidleput(p);
         goc__lock_release(&goc__sched.lock);
@@ -1097,11 +1117,12 @@ static goc__g *findrunnable(goc__m *m) {
                 /* a solo P's queue cannot be stolen: its owner leaves solo
                    mode at its next switch, and spinning here meanwhile
                    would only burn the CPU; nor, by a reluctant thief, a
-                   short ring of a busy owner (runq_grab), which sysmon
-                   watches instead */
+                   short ring of an owner marked quiet (runq_grab), which
+                   sysmon watches instead */
                 work = !p_solo(goc__sched.allp[i]) &&
                        (runq_long(goc__sched.allp[i]) ||
-                        (!reluctant && !runq_empty(goc__sched.allp[i])));
+                        (!runq_empty(goc__sched.allp[i]) &&
+                         (!reluctant || !p_quiet(goc__sched.allp[i]))));
             if (work) {
                 goc__lock_acquire(&goc__sched.lock);
                 goc__p *p2 = pidleget();
