@@ -332,6 +332,56 @@ static int timeout_main(void *arg) {
     return 0;
 }
 
+/* ---- a select that finds nothing ready lets the P's queued goroutines run
+   first (they are often the peers it just readied), then looks again: the
+   outcome must be the same as parking ---- */
+
+static void sy_sender(void *arg) {
+    goc_send((goc_chan *)arg, 7);
+}
+
+static void sy_spin(void *arg) {
+    int64_t until = goc_now() + *(int64_t *)arg;
+    while (goc_now() < until) {
+    }
+}
+
+static int sy_main(void *arg) {
+    (void)arg;
+    goc_maxprocs(1);
+    goc_chan *c = goc_chan_of(int, 0);
+    int v = 0;
+    bool ok = false;
+    /* The sender is queued, not yet run: it sends while the select yields. */
+    goc_go(sy_sender, c);
+    goc_case a[2] = {goc_case_recv(c, &v, &ok), goc_case_timeout(10 * GOC_SECOND)};
+    T_CHECK_EQ(goc_select(a, 2), 0);
+    T_CHECK(ok && v == 7);
+    /* A timeout that comes due while a queued goroutine runs. */
+    int64_t spin = 3 * GOC_MILLISECOND;
+    goc_go(sy_spin, &spin);
+    goc_case b[2] = {goc_case_recv(c, &v, &ok), goc_case_timeout(1 * GOC_MILLISECOND)};
+    T_CHECK_EQ(goc_select(b, 2), 1);
+    /* A timer's channel whose timer comes due meanwhile. */
+    goc_timer *t = goc_timer_new(1 * GOC_MILLISECOND);
+    int64_t when = 0;
+    goc_go(sy_spin, &spin);
+    goc_case d[2] = {goc_case_recv(c, &v, &ok), goc_case_recv(goc_timer_chan(t), &when, &ok)};
+    T_CHECK_EQ(goc_select(d, 2), 1);
+    T_CHECK(ok && when > 0);
+    goc_timer_free(t);
+    goc_chan_free(c);
+    return 0;
+}
+
+static void test_select_yields_first(void) {
+    for (int i = 0; i < 20; i++) {
+        int old = goc_maxprocs(0);
+        T_CHECK_EQ(goc_run(sy_main, NULL), 0);
+        goc_maxprocs(old);
+    }
+}
+
 static void test_timeouts(void) {
     T_CHECK_EQ(goc_run(timeout_main, NULL), 0);
 }
@@ -769,7 +819,7 @@ int main(int argc, char **argv) {
     static const t_case cases[] = {
         T_CASE(test_basic),          T_CASE(test_doubleselect),
         T_CASE(test_self_select),    T_CASE(test_fairness), T_CASE(test_dup_case_fairness),
-        T_CASE(test_timeouts),       T_CASE(test_wait_reasons),
+        T_CASE(test_timeouts),       T_CASE(test_wait_reasons), T_CASE(test_select_yields_first),
         T_CASE(test_close_wakes_select), T_CASE(test_free_after_send), T_CASE(test_many_cases),
         T_CASE(test_plain_thread_select), T_CASE(test_stress),
         T_CASE(test_stress_shuffled), T_CASE(test_misuse),

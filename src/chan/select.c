@@ -273,28 +273,48 @@ static int do_select(goc_case *cases, size_t n, bool block, bool ordered) {
     /* Pass 0: the first case that looks ready in poll order, under its own
        lock only. Running one ready case is all a select does, so this is
        Go's select without taking every lock when something is ready; only
-       "nothing is ready" needs all the locks at once (pass 1). */
-    for (size_t k = 0; k < npoll; k++) {
-        int i = (int)pollorder[k];
-        goc_case *cs = &cases[i];
-        if (!cs->_chan) {
-            if (case_deadline(cs, now) <= now) {
+       "nothing is ready" needs all the locks at once (pass 1).
+
+       Nothing ready, and others queued on this P (often the very peers this
+       select readied when it took their values): they run first, once, and
+       pass 0 looks again. Parking costs every channel's lock twice (to
+       queue the waiters, and again on waking to take the others out), and
+       the peer that completes it a claim; the peers that run now meet no
+       waiter and queue themselves instead, for the next pass 0. W6 (a
+       consumer selecting over four producers): with one thread, 83 to 59 ns
+       a message, the consumer hardly parking any more. */
+    for (bool yielded = false;; yielded = true) {
+        for (size_t k = 0; k < npoll; k++) {
+            int i = (int)pollorder[k];
+            goc_case *cs = &cases[i];
+            if (!cs->_chan) {
+                if (case_deadline(cs, now) <= now) {
+                    free(heap);
+                    return i;
+                }
+                continue;
+            }
+            if (!looks_ready(cs))
+                continue;
+            goc__lock_acquire(&cs->_chan->lock);
+            chan_waiter *peer = NULL;
+            int r = poll_case(cs, now, &peer);
+            goc__lock_release(&cs->_chan->lock);
+            if (r != POLL_NOT_READY) {
                 free(heap);
+                finish_case(cs, r, peer);
                 return i;
             }
-            continue;
         }
-        if (!looks_ready(cs))
-            continue;
-        goc__lock_acquire(&cs->_chan->lock);
-        chan_waiter *peer = NULL;
-        int r = poll_case(cs, now, &peer);
-        goc__lock_release(&cs->_chan->lock);
-        if (r != POLL_NOT_READY) {
-            free(heap);
-            finish_case(cs, r, peer);
-            return i;
-        }
+        if (!block || yielded || !goc__yield_to_queued())
+            break;
+        /* Time passed: a timeout case or a timer may have come due. */
+        if (now >= 0)
+            now = goc_now();
+        for (size_t i = 0; ntimers > 0 && i < n; i++)
+            if (cases[i]._kind == GOC_CASE_RECV_ && cases[i]._chan &&
+                GOC_UNLIKELY(cases[i]._chan->timer))
+                goc__timerchan_poll(cases[i]._chan->timer);
     }
 
     /* The lock order starts from the poll order: the sort keeps the order

@@ -211,6 +211,10 @@ GOC_HIDDEN uint32_t goc__fastrand(void);
 GOC_HIDDEN uint32_t goc__fastrandn(uint32_t n);
 GOC_HIDDEN uint64_t goc__fastrand64(void);
 
+/* From a goroutine whose P has others queued: lets them run first (a
+   goc_yield) and returns true; else false at once. */
+GOC_HIDDEN bool goc__yield_to_queued(void);
+
 /* One step of wyrand on a caller's state: a run of random numbers from one
    goc__fastrand64 seed, without a call (and a TLS read) for each. */
 static inline uint64_t goc__wyrand(uint64_t *s) {

@@ -1521,6 +1521,15 @@ static void yield_after(goc__m *m, goc__g *g, void *a) {
         yield_global_after(m, g, NULL);
 }
 
+bool goc__yield_to_queued(void) {
+    goc__m *m = goc__getm();
+    if (!m || !m->curg || m->curg->locked_blocking || m->in_step || !m->p ||
+        runq_empty(m->p))
+        return false;
+    goc_yield();
+    return true;
+}
+
 void goc_yield(void) {
     goc__m *m = goc__getm();
     if (!m || !m->curg || m->curg->locked_blocking) {
