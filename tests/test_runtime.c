@@ -909,6 +909,53 @@ static void test_stack_reused_many_times(void) {
     run_restoring_procs(reuse_main, NULL);
 }
 
+/* ---- errno survives a yield on a P that goc_maxprocs retired ---- */
+
+/* A goroutine running on a P beyond a lowered GOMAXPROCS yields through
+   another path (its P is no longer scheduled): errno must survive it too,
+   whatever the scheduler's own system calls did meanwhile. */
+static _Atomic int ry_started, ry_go, ry_done, ry_errno;
+
+static void ry_nop(void *arg) {
+    (void)arg;
+}
+
+static void ry_yielder(void *arg) {
+    (void)arg;
+    atomic_store(&ry_started, 1);
+    while (!atomic_load(&ry_go)) {
+    }
+    goc_go(ry_nop, NULL);
+    set_errno(42);
+    goc_yield();
+    atomic_store(&ry_errno, get_errno()); /* not a cached errno address */
+    atomic_store(&ry_done, 1);
+}
+
+static int retired_yield_main(void *arg) {
+    (void)arg;
+    for (int it = 0; it < 50; it++) {
+        goc_maxprocs(2);
+        atomic_store(&ry_started, 0);
+        atomic_store(&ry_go, 0);
+        atomic_store(&ry_done, 0);
+        goc_go(ry_yielder, NULL);
+        /* main spins: the yielder starts on the other P */
+        while (!atomic_load(&ry_started)) {
+        }
+        goc_maxprocs(1);
+        atomic_store(&ry_go, 1);
+        while (!atomic_load(&ry_done))
+            goc_sleep(GOC_MILLISECOND);
+        T_CHECK_EQ(atomic_load(&ry_errno), 42);
+    }
+    return 0;
+}
+
+static void test_errno_retired_yield(void) {
+    run_restoring_procs(retired_yield_main, NULL);
+}
+
 /* ---- a short ring behind a goroutine that keeps running is taken ---- */
 
 /* A thief leaves a short ring to an owner that switches fast (W6's
@@ -1683,7 +1730,7 @@ int main(int argc, char **argv) {
         T_CASE(test_idle_no_cpu),      T_CASE(test_go_before_run),      T_CASE(test_run_twice), T_CASE(test_run_after_yielders),        T_CASE(test_million_goroutines), T_CASE(test_million_parked),
         T_CASE(test_spawn_storm_one_p), T_CASE(test_fairness_respawn), T_CASE(test_fairness_chain), T_CASE(test_fairness_yielders), T_CASE(test_tree_depth_first), T_CASE(test_parallel_threads),   T_CASE(test_go_copy),
         T_CASE(test_pthread_waits_wg), T_CASE(test_sleep_parks),        T_CASE(test_many_sleepers),
-        T_CASE(test_yield),            T_CASE(test_errno_preserved),    T_CASE(test_maxprocs_runtime), T_CASE(test_retired_timers), T_CASE(test_solo_then_grow), T_CASE(test_runnext_taken), T_CASE(test_short_ring_taken), T_CASE(test_stack_reused_many_times), T_CASE(test_retired_queue), T_CASE(test_plain_thread_timed_wait), T_CASE(test_blocking_handoff),
+        T_CASE(test_yield),            T_CASE(test_errno_preserved),    T_CASE(test_maxprocs_runtime), T_CASE(test_retired_timers), T_CASE(test_solo_then_grow), T_CASE(test_runnext_taken), T_CASE(test_short_ring_taken), T_CASE(test_errno_retired_yield), T_CASE(test_stack_reused_many_times), T_CASE(test_retired_queue), T_CASE(test_plain_thread_timed_wait), T_CASE(test_blocking_handoff),
         T_CASE(test_dump), T_CASE(test_dump_race),             T_CASE(test_child_watchdog),   T_CASE(test_shuffle_stress),
         T_CASE(test_misuse),
     };

@@ -1541,7 +1541,9 @@ void goc_yield(void) {
     goc__g *g = m->curg;
     goc__p *p = m->p;
     if (!p_current(p, g)) {
-        schedule_to(m, g, NULL, yield_after, NULL);
+        int saved = *m->errno_loc; /* as every switch: errno is the goroutine's */
+        m = schedule_to(m, g, NULL, yield_after, NULL);
+        *m->errno_loc = saved;
         return;
     }
     goc__g *next = find_local(p, false);
