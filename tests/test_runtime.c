@@ -1713,7 +1713,9 @@ static void test_misuse(void) {
     T_CHILD_DIES("room", NULL, 0, "");
     T_CHILD_DIES("room", "GOC_DEBUG=guards=0", 0, "");
     T_CHILD_DIES("overflow", NULL, 2, "fatal error: stack overflow");
-    T_CHILD_DIES("overflow", NULL, 2, "overflow.c:3");
+    T_CHILD_DIES("overflow", NULL, 2, "created by goroutine 1\n\toverflow.c:3");
+    /* stopped by its guard page: the other goroutines are intact and listed */
+    T_CHILD_DIES("overflow", NULL, 2, "goroutine 1 [sleep]:");
     /* Unguarded and never switching: the recursion runs through the slab
        below and faults far down, with its stack pointer below its stack. */
     T_CHILD_DIES("overflow", "GOC_DEBUG=guards=0", 2, "fatal error: stack overflow");

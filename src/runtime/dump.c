@@ -183,9 +183,12 @@ GOC_NO_TSAN static const char *state_of(goc__g *g, int st) {
     }
 }
 
-GOC_NO_TSAN static void dump_g(FILE *out, goc__g *g, goc__g *self, int64_t now) {
+/* fp, pc: where g == self's frames start (0: this function's caller);
+   state: what to print as its state (NULL: its own). */
+GOC_NO_TSAN static void dump_g(FILE *out, goc__g *g, goc__g *self, int64_t now, uintptr_t fp,
+                               uintptr_t pc, const char *state) {
     int st = atomic_load_explicit(&g->status, memory_order_relaxed);
-    fprintf(out, "goroutine %llu [%s", (unsigned long long)g->id, state_of(g, st));
+    fprintf(out, "goroutine %llu [%s", (unsigned long long)g->id, state ? state : state_of(g, st));
     if (st == G_WAITING && g->wait_since) {
         int64_t mins = (now - g->wait_since) / GOC_MINUTE;
         if (mins >= 1) /* "1 minutes" too: Go's wording, which tools parse */
@@ -203,8 +206,11 @@ GOC_NO_TSAN static void dump_g(FILE *out, goc__g *g, goc__g *self, int64_t now) 
     if (name[0])
         fprintf(out, "\tname \"%s\"\n", name);
     if (g == self) {
-        walk(out, (uintptr_t)__builtin_frame_address(0), (uintptr_t)__builtin_return_address(0),
-             (uintptr_t)g->stack_lo, (uintptr_t)g->stack_hi);
+        if (!fp) {
+            fp = (uintptr_t)__builtin_frame_address(0);
+            pc = (uintptr_t)__builtin_return_address(0);
+        }
+        walk(out, fp, pc, (uintptr_t)g->stack_lo, (uintptr_t)g->stack_hi);
     } else if (st == G_WAITING || st == G_RUNNABLE) {
         backtrace_parked(out, g);
     }
@@ -227,7 +233,7 @@ GOC_NO_TSAN static void dump_goroutines(FILE *out, bool with_self) {
     int live = 0, active = 0;
     /* the current goroutine first, as Go prints it */
     if (self && with_self) {
-        dump_g(out, self, self, now);
+        dump_g(out, self, self, now, 0, 0, NULL);
         live++;
         active++;
     }
@@ -235,7 +241,7 @@ GOC_NO_TSAN static void dump_goroutines(FILE *out, bool with_self) {
         int st = atomic_load_explicit(&g->status, memory_order_relaxed);
         if (g == self || st == G_IDLE || st == G_DEAD || g->epoch != epoch || g->id == 0)
             continue;
-        dump_g(out, g, self, now);
+        dump_g(out, g, self, now, 0, 0, NULL);
         live++;
         if (st != G_WAITING)
             active++;
@@ -248,6 +254,14 @@ GOC_NO_TSAN static void dump_goroutines(FILE *out, bool with_self) {
                     (long long)timers, timers == 1 ? "" : "s", timers == 1 ? "s" : "");
     }
     fflush(out);
+}
+
+GOC_NO_TSAN void goc__dump_overflow(FILE *out, goc__g *g, uintptr_t fp, uintptr_t pc, bool others) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    dump_g(out, g, g, (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec, fp, pc, "running");
+    if (others)
+        dump_goroutines(out, false); /* every other: g is this thread's current one */
 }
 
 void goc__dump_all(FILE *out, bool to_fd2) {

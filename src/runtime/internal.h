@@ -486,6 +486,9 @@ static inline int goc__busy_procs(void) {
 /* dump */
 GOC_HIDDEN void goc__dump_all(FILE *out, bool to_fd2);
 GOC_HIDDEN void goc__dump_others(FILE *out);   /* every goroutine but the caller */
+/* A stack overflow's dump: g (the caller's current goroutine) with its frames
+   from fp and pc (0: the caller's), then, with others, every other one. */
+GOC_HIDDEN void goc__dump_overflow(FILE *out, goc__g *g, uintptr_t fp, uintptr_t pc, bool others);
 GOC_HIDDEN void goc__debug_init(void);
 
 #endif

@@ -319,34 +319,34 @@ static bool canary_ok(goc__g *g) {
     return acc == 0;
 }
 
-static void report_overflow(goc__g *g, const char *how) {
-    char buf[512];
+/* Go's report, then g with its frames from fp and pc (the faulting
+   context's; 0 from a switch, on g's own stack), and, as in any fatal error,
+   every other goroutine, but only after a guard page stopped the overflow:
+   an unguarded one ran into the slab stacks below, whose G records it may
+   have overwritten (a dump walking them crashed). In the SIGSEGV handler
+   too, as the SIGQUIT dump is: the walk reads only frames it bounds-checks. */
+#define GUARD_HIT "guard page hit"
+
+static void report_overflow(goc__g *g, const char *how, uintptr_t fp, uintptr_t pc) {
+    bool guarded = !strcmp(how, GUARD_HIT);
+    char buf[256];
     int n = snprintf(buf, sizeof buf,
                      "runtime: goroutine stack exceeds its %zu-byte limit (%s)\n"
-                     "fatal error: stack overflow\n\n"
-                     "goroutine %llu [running]:\n",
-                     g->stack_size, how, (unsigned long long)g->id);
-    if (g->name[0] && n < (int)sizeof buf)
-        n += snprintf(buf + n, sizeof buf - (size_t)n, "\tname \"%s\"\n", g->name);
-    if (n < (int)sizeof buf) {
-        if (g->file)
-            n += snprintf(buf + n, sizeof buf - (size_t)n, "created by goroutine %llu at %s:%d\n",
-                          (unsigned long long)g->parent_id, g->file, g->line);
-        else
-            n += snprintf(buf + n, sizeof buf - (size_t)n, "created by goroutine %llu\n",
-                          (unsigned long long)g->parent_id);
-    }
-    if (n > (int)sizeof buf)
-        n = (int)sizeof buf;
+                     "fatal error: stack overflow\n\n",
+                     g->stack_size, how);
+    if (n > (int)sizeof buf - 1)
+        n = (int)sizeof buf - 1;
     fflush(stdout);
     if (write(2, buf, (size_t)n) < 0) {
     }
+    goc__dump_overflow(stderr, g, fp, pc, guarded);
+    fflush(stderr);
     _exit(2);
 }
 
 void goc__stack_check(goc__g *g) {
     if (GOC_UNLIKELY(!canary_ok(g)))
-        report_overflow(g, "canary overwritten");
+        report_overflow(g, "canary overwritten", 0, 0);
 }
 
 /* ---- odd-size stacks: kept per size in a small global list ---- */
@@ -380,7 +380,7 @@ goc__g *goc__stack_take_odd(size_t size) {
 
 static struct sigaction old_segv, old_bus;
 
-/* The stack pointer of the interrupted code. */
+/* The stack pointer, frame pointer and pc of the interrupted code. */
 static char *fault_sp(void *uc) {
     const ucontext_t *u = uc;
 #if defined(__x86_64__)
@@ -390,16 +390,29 @@ static char *fault_sp(void *uc) {
 #endif
 }
 
+static void fault_fp_pc(void *uc, uintptr_t *fp, uintptr_t *pc) {
+    const ucontext_t *u = uc;
+#if defined(__x86_64__)
+    *fp = (uintptr_t)u->uc_mcontext.gregs[REG_RBP];
+    *pc = (uintptr_t)u->uc_mcontext.gregs[REG_RIP];
+#elif defined(__aarch64__)
+    *fp = (uintptr_t)u->uc_mcontext.regs[29];
+    *pc = (uintptr_t)u->uc_mcontext.pc;
+#endif
+}
+
 #define OVERFLOW_SP_REACH (64 << 20) /* how far below its stack a goroutine's sp may have run */
 
 static void segv_handler(int sig, siginfo_t *si, void *uc) {
     goc__m *m = goc__getm();
     goc__g *g = m ? m->curg : NULL;
     char *addr = si->si_addr;
+    uintptr_t fp, pc;
+    fault_fp_pc(uc, &fp, &pc);
     if (g && g->guarded && addr >= g->map_lo && addr < g->stack_lo + page_size)
-        report_overflow(g, "guard page hit");
+        report_overflow(g, GUARD_HIT, fp, pc);
     if (g && g->from_slab && addr < g->stack_lo && addr >= g->stack_lo - 65536)
-        report_overflow(g, "ran below its stack");
+        report_overflow(g, "ran below its stack", fp, pc);
     /* A recursion that never switches runs through the slab stacks below an
        unguarded one (their pages are mapped) until it faults far below, and
        a frame bigger than the guard page jumps over it: either way the
@@ -408,7 +421,7 @@ static void segv_handler(int sig, siginfo_t *si, void *uc) {
     if (g && sp < g->stack_lo &&
         (sp >= g->stack_lo - OVERFLOW_SP_REACH || /* a frame bigger than the guard */
          (addr < sp + 65536 && addr + 65536 > sp))) /* a stack access, however far down */
-        report_overflow(g, "its stack pointer ran below its stack");
+        report_overflow(g, "its stack pointer ran below its stack", fp, pc);
     /* Not this thread's goroutine. But a goroutine on another thread may
        be running down through the unguarded slab stacks below its own
        (a recursion that never switches), trampling the stacks and G records
