@@ -117,7 +117,7 @@ size_t goc__stack_default(void) {
     if (env && *env) {
         size_t v = parse_size(env);
         if (v == 0) {
-            fprintf(stderr, "goc: ignoring GOC_STACK_SIZE=%s (want bytes, or a K or M suffix)\n", env);
+            fprintf(stderr, "goc: ignoring GOC_STACK_SIZE=%s (want bytes, or a K, M or G suffix)\n", env);
         } else {
             if (v > MAX_STACK) {
                 fprintf(stderr, "goc: GOC_STACK_SIZE=%s is over the limit: using %d bytes\n",
