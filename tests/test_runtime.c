@@ -1687,6 +1687,16 @@ static void test_misuse(void) {
     T_CHILD_DIES("deadlock", NULL, 2, "fatal error: all goroutines are asleep - deadlock!");
     T_CHILD_DIES("deadlock", NULL, 2, "goroutine 1 [sync.WaitGroup.Wait]:");
     T_CHILD_DIES("deadlock_two", NULL, 2, "fatal error: all goroutines are asleep - deadlock!");
+    {
+        /* the goroutines oldest first, as Go lists them: main before the
+           one it started (a fresh process: no G record is reused) */
+        char *err = NULL;
+        T_CHECK_EQ(t_child("deadlock_two", NULL, &err), 2);
+        char *first = strstr(err, "\ngoroutine ");
+        T_CHECK(first != NULL && !strncmp(first, "\ngoroutine 1 [", 14));
+        T_CHECK(first != NULL && strstr(first + 1, "\ngoroutine ") != NULL);
+        free(err);
+    }
     T_CHILD_DIES("thread_exit_deadlock", NULL, 2, "fatal error: all goroutines are asleep - deadlock!");
     T_CHILD_DIES("nil_go", NULL, 2, "fatal error: go of nil func value");
     T_CHILD_DIES("blocking_end", NULL, 2, "fatal error: goc_blocking_end without goc_blocking_begin");

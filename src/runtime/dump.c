@@ -222,6 +222,18 @@ GOC_NO_TSAN static void dump_g(FILE *out, goc__g *g, goc__g *self, int64_t now, 
     fputc('\n', out);
 }
 
+/* g, unless it is self or not a live goroutine of this run (epoch). */
+GOC_NO_TSAN static void dump_other(FILE *out, goc__g *g, goc__g *self, int64_t now, uint32_t epoch,
+                                   int *live, int *active) {
+    int st = atomic_load_explicit(&g->status, memory_order_relaxed);
+    if (g == self || st == G_IDLE || st == G_DEAD || g->epoch != epoch || g->id == 0)
+        return;
+    dump_g(out, g, self, now, 0, 0, NULL);
+    (*live)++;
+    if (st != G_WAITING)
+        (*active)++;
+}
+
 /* Every goroutine of this run; the caller's first, or not at all (leaks=1
    lists only those that main leaves behind). */
 GOC_NO_TSAN static void dump_goroutines(FILE *out, bool with_self) {
@@ -237,15 +249,33 @@ GOC_NO_TSAN static void dump_goroutines(FILE *out, bool with_self) {
         live++;
         active++;
     }
-    for (goc__g *g = atomic_load_explicit(&goc__sched.allgs, memory_order_acquire); g; g = g->allnext) {
-        int st = atomic_load_explicit(&g->status, memory_order_relaxed);
-        if (g == self || st == G_IDLE || st == G_DEAD || g->epoch != epoch || g->id == 0)
-            continue;
-        dump_g(out, g, self, now, 0, 0, NULL);
-        live++;
-        if (st != G_WAITING)
-            active++;
+    /* Then the others oldest first, as Go lists them (its allgs grows at
+       the end; ours at the head): the list read once into an array from
+       mmap, which a signal handler may call; newest first if that fails.
+       Goroutines started meanwhile are not in the snapshot. */
+    goc__g *head = atomic_load_explicit(&goc__sched.allgs, memory_order_acquire);
+    size_t n = 0;
+    for (goc__g *g = head; g; g = g->allnext)
+        n++;
+    goc__g **order = NULL;
+    size_t bytes = n * sizeof *order;
+    if (n > 1) {
+        order = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (order == MAP_FAILED)
+            order = NULL;
     }
+    size_t k = 0;
+    for (goc__g *g = head; order && g && k < n; g = g->allnext)
+        order[k++] = g;
+    if (order) {
+        for (size_t i = k; i-- > 0;)
+            dump_other(out, order[i], self, now, epoch, &live, &active);
+    } else {
+        for (goc__g *g = head; g; g = g->allnext)
+            dump_other(out, g, self, now, epoch, &live, &active);
+    }
+    if (order)
+        munmap(order, bytes);
     if (live && !active) {
         int64_t timers = goc__timers_count();
         if (timers > 0)
