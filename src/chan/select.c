@@ -3,14 +3,16 @@
  * 0. Beyond Go: look without locks, in poll order, for a case that seems
  *    ready, and try it under its own channel's lock only; a select only has
  *    to run one ready case, so when one is ready this is the whole select.
+ *    A blocking select that finds none while others are queued on its P
+ *    lets them run once (goc__yield_to_queued) and looks again.
  * 1. Otherwise lock every channel of the cases in address order (each
  *    once), so two selects over the same channels cannot deadlock.
  * 2. Poll the cases in a random order (array order for goc_select_ordered);
  *    the first that can proceed runs, and the select returns.
  * 3. Otherwise queue one waiter per channel case, all sharing one parker, in
  *    lock order (built from the poll order, so cases on one channel queue
- *    in a random order), and park; the unlock callback releases the channels only once the waiter
- *    cannot miss a wake-up. Timeout cases become the parker's deadline: no
+ *    in a random order), and park; the unlock callback releases the
+ *    channels only once the waiter cannot miss a wake-up. Timeout cases become the parker's deadline: no
  *    channel, no timer object beyond the parker's own, nothing allocated.
  * 4. Exactly one party wins the parker's claim (a peer on one of the
  *    channels, a closer, or the deadline timer); it fills in which waiter

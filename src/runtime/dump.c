@@ -15,8 +15,11 @@
  * the executable's own symbol table (.symtab, loaded at the first dump and
  * published once, lock-free); a stripped executable shows addresses.
  *
- * The all-G list only grows (Gs are reused, never freed), so it is walked
- * without a lock: a dump may be taken from a fatal error that holds any lock.
+ * The caller's goroutine comes first, then the others oldest first, as Go
+ * lists them. The all-G list only grows (Gs are reused, never freed), so it
+ * is walked without a lock: a dump may be taken from a fatal error that
+ * holds any lock, or in a signal handler (so no malloc: the snapshot that
+ * reverses the list is mapped with mmap).
  */
 #include "runtime/internal.h"
 #include <dlfcn.h>

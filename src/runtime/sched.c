@@ -115,17 +115,15 @@ int64_t goc_now(void) {
 
 static __thread uint64_t tls_rand;
 
-#define wyrand goc__wyrand
-
 uint64_t goc__fastrand64(void) {
     goc__m *m = goc__getm();
     if (m && m->p && goc__debug.shuffle)
-        return wyrand(&m->p->shuffle_state);
+        return goc__wyrand(&m->p->shuffle_state);
     if (m)
-        return wyrand(&m->rand);
+        return goc__wyrand(&m->rand);
     if (tls_rand == 0)
         tls_rand = (uint64_t)(uintptr_t)&tls_rand ^ (uint64_t)goc_now();
-    return wyrand(&tls_rand);
+    return goc__wyrand(&tls_rand);
 }
 
 uint32_t goc__fastrand(void) {
@@ -390,7 +388,7 @@ static inline __attribute__((always_inline)) bool runq_put_head(goc__p *p, goc__
    were readied, as in Go, after the spawned ones. Returns true when there
    is more queued work than runnext. */
 static bool runq_put(goc__p *p, goc__g *g, bool next, bool spawned) {
-    if (goc__debug.shuffle && (wyrand(&p->shuffle_state) & 1))
+    if (goc__debug.shuffle && (goc__wyrand(&p->shuffle_state) & 1))
         next = !next;
     if (next) {
         g = runnext_swap(p, g);
@@ -458,6 +456,18 @@ static bool p_quiet_owner(goc__p *p) {
     return false;
 }
 
+/* Owner: whether p's last steal bought nothing, lately (see findrunnable). */
+static bool p_reluctant(goc__p *p, int64_t now) {
+    return p->reluctant > 0 && now < p->reluctant_until;
+}
+
+/* Whether p's ring is one a thief should come for: long, or short but not
+   marked quiet (runq_grab). */
+static bool runq_wants_thief(goc__p *p) {
+    uint32_t len = RQ_LEN(atomic_load_explicit(&p->runqw, memory_order_acquire));
+    return len > SMALL_RING || (len != 0 && !p_quiet(p));
+}
+
 /* Whether p has nothing queued (a hint, for other threads too). */
 static bool runq_empty(goc__p *p) {
     return RQ_LEN(atomic_load_explicit(&p->runqw, memory_order_acquire)) == 0 &&
@@ -480,16 +490,17 @@ static uint32_t victim_switches_in_nap(goc__p *victim) {
    A reluctant thief (see findrunnable) treats a short ring (at most
    SMALL_RING) as runnext: it takes it only on the last round (steal_next),
    and only if its owner switched fewer than FAST_SWITCHES times while we
-   napped (3 us asked, 16 us on average on this VM). The case: W6's consumer selects over four producers, each of
-   which sends once and blocks again. Each value it takes readies a producer
-   into its ring; a thief takes it, it sends once on the other P and blocks,
-   the consumer finds a value waiting and never parks, and every message
-   crosses cores twice (W6 on two threads: 500,000 steals, each followed by
-   two or three switches, and 250 ns a message, against 82 with one thread).
-   Left alone, the group runs on one P (85 ns). A pipeline's stolen stages
-   (W10) keep talking to each other on the thief's P, hundreds of switches
-   a steal: that thief is not reluctant and steals as Go. *gave_up is set
-   when a fast owner kept its ring. */
+   napped (3 us asked, 16 us on average on this VM). The case: W6's
+   consumer selects over four producers, each of which sends once and
+   blocks again. Each value it takes readies a producer into its ring; a
+   thief takes it, it sends once on the other P and blocks, the consumer
+   finds a value waiting and never parks, and every message crosses cores
+   twice (W6 on two threads: 500,000 steals, each followed by two or three
+   switches, and 250 ns a message, against 82 with one thread). Left alone,
+   the group runs on one P (85 ns). A pipeline's stolen stages (W10) keep
+   talking to each other on the thief's P, hundreds of switches a steal:
+   that thief is not reluctant and steals as Go. *gave_up is set when a
+   fast owner kept its ring. */
 static uint32_t runq_grab(goc__p *victim, _Atomic(goc__g *) *batch, uint32_t batch_head,
                           bool steal_next, bool reluctant, bool *gave_up) {
     bool napped = false, ring_napped = !reluctant;
@@ -1060,7 +1071,7 @@ static goc__g *findrunnable(goc__m *m) {
                 p->reluctant = fruitless ? RELUCTANT_ROUNDS : 0;
                 p->reluctant_until = now + RELUCTANT_NS;
             }
-            bool reluctant = p->reluctant > 0 && now < p->reluctant_until;
+            bool reluctant = p_reluctant(p, now);
             int nallp = atomic_load(&goc__sched.nallp);
             for (int round = 0; round < SPIN_ROUNDS && !g; round++) {
                 uint32_t start = goc__fastrandn((uint32_t)nallp);
@@ -1100,7 +1111,7 @@ static goc__g *findrunnable(goc__m *m) {
             continue;
         }
         /* read now: p is not ours once idle */
-        bool reluctant = p->reluctant > 0 && goc_now() < p->reluctant_until;
+        bool reluctant = p_reluctant(p, goc_now());
         m->p = NULL;
         pidleput(p);
         goc__lock_release(&goc__sched.lock);
@@ -1902,9 +1913,7 @@ static void *sysmon_main(void *arg) {
                 bool progressed = tick != p->sysmon_tick;
                 if (progressed) /* the line is the owner's: write only when it changed */
                     p->sysmon_tick = tick;
-                if (runq_long(p) || (!progressed && !runq_empty(p)) ||
-                    (RQ_LEN(atomic_load_explicit(&p->runqw, memory_order_acquire)) != 0 &&
-                     !p_quiet(p))) {
+                if (runq_wants_thief(p) || (!progressed && !runq_empty(p))) {
                     wakep();
                     woke = true;
                 }

@@ -321,14 +321,13 @@ static bool canary_ok(goc__g *g) {
 
 /* Go's report, then g with its frames from fp and pc (the faulting
    context's; 0 from a switch, on g's own stack), and, as in any fatal error,
-   every other goroutine, but only after a guard page stopped the overflow:
-   an unguarded one ran into the slab stacks below, whose G records it may
-   have overwritten (a dump walking them crashed). In the SIGSEGV handler
-   too, as the SIGQUIT dump is: the walk reads only frames it bounds-checks. */
-#define GUARD_HIT "guard page hit"
-
-static void report_overflow(goc__g *g, const char *how, uintptr_t fp, uintptr_t pc) {
-    bool guarded = !strcmp(how, GUARD_HIT);
+   every other goroutine, but only when a guard page stopped the overflow
+   (stopped): an unguarded one ran into the slab stacks below, whose G
+   records it may have overwritten (a dump walking them crashed). In the
+   SIGSEGV handler too, as the SIGQUIT dump is: the walk reads only frames
+   it bounds-checks. */
+static void report_overflow(goc__g *g, const char *how, bool stopped, uintptr_t fp,
+                            uintptr_t pc) {
     char buf[256];
     int n = snprintf(buf, sizeof buf,
                      "runtime: goroutine stack exceeds its %zu-byte limit (%s)\n"
@@ -339,14 +338,14 @@ static void report_overflow(goc__g *g, const char *how, uintptr_t fp, uintptr_t 
     fflush(stdout);
     if (write(2, buf, (size_t)n) < 0) {
     }
-    goc__dump_overflow(stderr, g, fp, pc, guarded);
+    goc__dump_overflow(stderr, g, fp, pc, stopped);
     fflush(stderr);
     _exit(2);
 }
 
 void goc__stack_check(goc__g *g) {
     if (GOC_UNLIKELY(!canary_ok(g)))
-        report_overflow(g, "canary overwritten", 0, 0);
+        report_overflow(g, "canary overwritten", false, 0, 0);
 }
 
 /* ---- odd-size stacks: kept per size in a small global list ---- */
@@ -410,9 +409,9 @@ static void segv_handler(int sig, siginfo_t *si, void *uc) {
     uintptr_t fp, pc;
     fault_fp_pc(uc, &fp, &pc);
     if (g && g->guarded && addr >= g->map_lo && addr < g->stack_lo + page_size)
-        report_overflow(g, GUARD_HIT, fp, pc);
+        report_overflow(g, "guard page hit", true, fp, pc);
     if (g && g->from_slab && addr < g->stack_lo && addr >= g->stack_lo - 65536)
-        report_overflow(g, "ran below its stack", fp, pc);
+        report_overflow(g, "ran below its stack", false, fp, pc);
     /* A recursion that never switches runs through the slab stacks below an
        unguarded one (their pages are mapped) until it faults far below, and
        a frame bigger than the guard page jumps over it: either way the
@@ -421,7 +420,7 @@ static void segv_handler(int sig, siginfo_t *si, void *uc) {
     if (g && sp < g->stack_lo &&
         (sp >= g->stack_lo - OVERFLOW_SP_REACH || /* a frame bigger than the guard */
          (addr < sp + 65536 && addr + 65536 > sp))) /* a stack access, however far down */
-        report_overflow(g, "its stack pointer ran below its stack", fp, pc);
+        report_overflow(g, "its stack pointer ran below its stack", false, fp, pc);
     /* Not this thread's goroutine. But a goroutine on another thread may
        be running down through the unguarded slab stacks below its own
        (a recursion that never switches), trampling the stacks and G records
