@@ -566,6 +566,72 @@ static void test_no_run(void) {
     goc_timer_free(t);
 }
 
+/* A select that completed through another case may still be taking its
+   waiter off a timer's channel, and uncounting itself at the timer, when
+   the peer that completed it frees the timer: free waits for it, as
+   goc_chan_free does for such a select (it touched freed memory: ASan,
+   TSan). */
+static void select_timer_or(void *arg) {
+    goc_chan **cs = arg;
+    int64_t v;
+    int x;
+    goc_case c[] = {goc_case_recv(cs[0], &v, NULL), goc_case_recv(cs[1], &x, NULL)};
+    T_CHECK_EQ(goc_select(c, 2), 1);
+}
+
+static int free_after_select_main(void *arg) {
+    (void)arg;
+    int procs = goc_maxprocs(4);
+    for (int i = 0; i < 20000 / SCALE; i++) {
+        goc_timer *t = goc_timer_new(GOC_HOUR);
+        goc_chan *cs[2] = {goc_timer_chan(t), goc_chan_of(int, 0)};
+        goc_go_copy(select_timer_or, cs, sizeof cs);
+        goc_send(cs[1], 1); /* the select chose case 1 */
+        goc_timer_free(t);
+        goc_chan_free(cs[1]);
+    }
+    goc_maxprocs(procs);
+    return 0;
+}
+static void test_free_after_select(void) { goc_run(free_after_select_main, NULL); }
+
+/* Blocking on timers with no goc_run at all: the waiting thread runs the
+   due timers itself (nobody else would), a context's deadline included,
+   whose cancellation it does itself once the timers have run. */
+static void test_no_run_blocking(void) {
+    int64_t t0 = goc_now(), v = 0;
+    goc_timer *t = goc_timer_new(5 * MS);
+    T_CHECK(goc_chan_recv(goc_timer_chan(t), &v));
+    T_CHECK(v >= t0 + 5 * MS && goc_now() >= v);
+    goc_timer_reset(t, 5 * MS);
+    goc_case cs[] = {goc_case_recv(goc_timer_chan(t), &v, NULL), goc_case_timeout(10 * GOC_SECOND)};
+    T_CHECK_EQ(goc_select(cs, 2), 0);
+    goc_timer_free(t);
+    goc_ticker *k = goc_ticker_new(2 * MS);
+    int64_t prev = 0;
+    for (int i = 0; i < 3; i++) {
+        T_CHECK(goc_chan_recv(goc_ticker_chan(k), &v));
+        T_CHECK(v > prev);
+        prev = v;
+    }
+    goc_ticker_free(k);
+    goc_ctx *ctx = goc_ctx_with_timeout(goc_ctx_background(), 5 * MS);
+    T_CHECK(!goc_chan_recv(goc_ctx_done(ctx), NULL));
+    T_CHECK_EQ(goc_ctx_err(ctx), ETIMEDOUT);
+    goc_ctx *child = goc_ctx_with_timeout(ctx, GOC_HOUR); /* born cancelled */
+    T_CHECK_EQ(goc_ctx_err(child), ETIMEDOUT);
+    goc_ctx_release(child);
+    goc_ctx_release(ctx);
+    ctx = goc_ctx_with_timeout(goc_ctx_background(), 5 * MS);
+    goc_ctx *mid = goc_ctx_with_cancel(ctx);
+    goc_ctx *grandchild = goc_ctx_with_timeout(mid, 10 * MS);
+    T_CHECK_EQ(goc_sleep_ctx(grandchild, 10 * GOC_SECOND), ETIMEDOUT);
+    goc_ctx_release(grandchild);
+    goc_ctx_release(mid);
+    goc_ctx_release(ctx);
+    T_CHECK(goc_now() - t0 < 5 * GOC_SECOND);
+}
+
 /* ---- AfterFunc ---- */
 
 static void after_fn(void *arg) {
@@ -793,7 +859,23 @@ static int stopped_deadlock_main(void *arg) {
 }
 static void child_stopped_deadlock(void) { goc_run(stopped_deadlock_main, NULL); }
 
+/* Freeing a timer somebody still waits on: goc_chan_free's fatal error. */
+static void recv_hour_timer(void *arg) {
+    goc_chan_recv(goc_timer_chan(arg), NULL);
+}
+static int free_waited_main(void *arg) {
+    (void)arg;
+    goc_timer *t = goc_timer_new(GOC_HOUR);
+    go(recv_hour_timer, t);
+    t_wait_parked("chan receive", 1);
+    goc_timer_free(t);
+    return 0;
+}
+static void child_free_waited(void) { goc_run(free_waited_main, NULL); }
+
 static void test_misuse(void) {
+    T_CHILD_DIES("free_waited", NULL, 2, "fatal error: goc_timer_free: channel 0x");
+    T_CHILD_DIES("free_waited", NULL, 2, "is still waited on by goroutine ");
     T_CHILD_DIES("bad_ticker", NULL, 2, "panic: non-positive interval for NewTicker");
     T_CHILD_DIES("bad_reset", NULL, 2, "panic: non-positive interval for Ticker.Reset");
     T_CHILD_DIES("stopped_deadlock", NULL, 2, "fatal error: all goroutines are asleep - deadlock!");
@@ -947,6 +1029,52 @@ static void test_after_func_across_runs(void) {
     }
 }
 
+/* A ticker's function never runs twice at once. Tickers whose receivers
+   block keep their runtime timer in a heap, and with a period of a few
+   microseconds it is due at every look; while goc_maxprocs retires and
+   revives Ps, the timers of a retired P move to P 0 while its M may still be
+   running one of them, and thieves run due timers of busy Ps. A second run
+   of a ticker's function while the first still ran ended stop's wait early:
+   a tick arrived after stop had returned, and free left the function
+   reading freed memory (ASan, TSan). */
+#define TICK_ROUNDS 20
+#define TICK_GS 200
+static _Atomic int ticks_after_stop;
+static goc_wg tick_wg;
+
+static void ticker_stopper(void *arg) {
+    goc_duration d = (goc_duration)(1 + (uintptr_t)arg % 7) * GOC_MICROSECOND;
+    goc_ticker *k = goc_ticker_new(d);
+    goc_chan *c = goc_ticker_chan(k);
+    for (int i = 0; i < 3; i++)
+        goc_chan_recv(c, NULL);
+    goc_ticker_stop(k);
+    /* Stop has returned: no tick may come any more. */
+    for (int i = 0; i < 3; i++) {
+        goc_yield();
+        if (goc_chan_try_recv(c, NULL, NULL))
+            atomic_fetch_add(&ticks_after_stop, 1);
+    }
+    goc_ticker_free(k);
+    goc_wg_done(&tick_wg);
+}
+
+static int ticker_procs_main(void *arg) {
+    (void)arg;
+    int procs = goc_maxprocs(0);
+    for (int r = 0; r < TICK_ROUNDS / SCALE; r++) {
+        goc_wg_add(&tick_wg, TICK_GS);
+        for (uintptr_t i = 0; i < TICK_GS; i++)
+            goc_go(ticker_stopper, (void *)i);
+        goc_maxprocs(r % 2 ? 1 : 4);
+        goc_wg_wait(&tick_wg);
+    }
+    goc_maxprocs(procs);
+    T_CHECK_EQ(atomic_load(&ticks_after_stop), 0);
+    return 0;
+}
+static void test_ticker_across_procs(void) { goc_run(ticker_procs_main, NULL); }
+
 int main(int argc, char **argv) {
     static const t_case cases[] = {
         T_CASE(test_stop_before_fire), T_CASE(test_fire),        T_CASE(test_no_stale),
@@ -954,15 +1082,18 @@ int main(int argc, char **argv) {
         T_CASE(test_plain_thread),     T_CASE(test_many),        T_CASE(test_ticker_lazy),
         T_CASE(test_ticker_readers),   T_CASE(test_select_other), T_CASE(test_reset_blocked),
         T_CASE(test_stop_poll),        T_CASE(test_thread_select), T_CASE(test_no_run),
+        T_CASE(test_no_run_blocking), T_CASE(test_free_after_select),
         T_CASE(test_after_func),       T_CASE(test_after_many),  T_CASE(test_heap_churn), T_CASE(test_ticker),
         T_CASE(test_made_before_run),  T_CASE(test_misuse),
         T_CASE(test_reset_race),       T_CASE(test_after_func_across_runs),
+        T_CASE(test_ticker_across_procs),
     };
     static const t_case children[] = {
         {"bad_ticker", child_bad_ticker},
         {"bad_reset", child_bad_reset},
         {"stopped_deadlock", child_stopped_deadlock},
         {"abandoned_sleeper", child_abandoned_sleeper},
+        {"free_waited", child_free_waited},
     };
     return T_RUN(cases, children);
 }

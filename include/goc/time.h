@@ -19,14 +19,17 @@
  *   case). Any receive first checks whether the timer is due and, if so,
  *   takes the value then. A ticker nobody reads does not fire at all. Stop
  *   and reset are O(log n) and never scan.
- * - Without goc_run running, nothing runs the heaps: a non-blocking receive
- *   (goc_chan_try_recv, goc_try_select) still gets a due value, but a
- *   blocking one waits until a goc_run runs.
+ * - Without goc_run running, a plain thread that blocks runs the due
+ *   timers of the heaps itself and wakes for the next, so blocking on a
+ *   timer's channel works there too; a non-blocking receive
+ *   (goc_chan_try_recv, goc_try_select) gets a due value anyway.
  *
  * Memory: every goc_timer and goc_ticker is freed by exactly one call to
  * goc_timer_free / goc_ticker_free, which also stops it; no stop is needed
- * first. The channel belongs to the timer and is freed with it: nobody may
- * be blocked on it, or select on it, when it is freed. An after_func timer
+ * first. The channel belongs to the timer and is freed with it, under
+ * goc_chan_free's rule: nobody may still be blocked on it (a fatal error),
+ * while a select that completed through another case may still be
+ * returning (the free waits for it). An after_func timer
  * must still be freed, also after its function ran (the function may free
  * it itself). Stop, reset and free may be called from any goroutine or
  * thread, concurrently with each other, except that free must come last.

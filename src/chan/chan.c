@@ -128,9 +128,7 @@ static int describe_waiters(goc_chan *c, char *msg, size_t cap) {
     return live;
 }
 
-void goc_chan_free(goc_chan *c) {
-    if (!c)
-        return;
+void goc__chan_wait_unused(goc_chan *c, const char *who) {
     for (;;) {
         goc__lock_acquire(&c->lock);
         bool empty = !atomic_load_explicit(&c->recvq.first, memory_order_relaxed) &&
@@ -140,7 +138,7 @@ void goc_chan_free(goc_chan *c) {
         char msg[512];
         if (describe_waiters(c, msg, sizeof msg) > 0) {
             goc__lock_release(&c->lock);
-            goc__fatal("goc_chan_free: channel %p is still waited on by %s", (void *)c, msg);
+            goc__fatal("%s: channel %p is still waited on by %s", who, (void *)c, msg);
         }
         /* Only selects that already completed through another case remain;
            they unlink themselves as soon as they run. */
@@ -148,6 +146,12 @@ void goc_chan_free(goc_chan *c) {
         goc_yield();
     }
     goc__lock_release(&c->lock);
+}
+
+void goc_chan_free(goc_chan *c) {
+    if (!c)
+        return;
+    goc__chan_wait_unused(c, "goc_chan_free");
     if (c->unbounded)
         free(c->buf);
     free(c);

@@ -91,6 +91,11 @@ GOC_HIDDEN void goc__timerchan_block(struct goc_timer *t);
    held: uncounts it; the last one out takes the timer out of the heap
    (waiting for a running timer function, which takes c->lock). */
 GOC_HIDDEN void goc__timerchan_unblock(struct goc_timer *t);
+/* Returns once nobody is queued on c. A goroutine or thread still waiting
+   is a fatal error ("<who>: channel ... is still waited on by ..."); a
+   select that completed through another case and has yet to unlink its
+   waiter is waited for (it does so as soon as it runs). */
+GOC_HIDDEN void goc__chan_wait_unused(goc_chan *c, const char *who);
 
 /* For select.c. c must be locked by the caller for all of these. */
 GOC_HIDDEN void goc__chan_enqueue(chan_waitq *q, chan_waiter *s);

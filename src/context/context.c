@@ -342,10 +342,12 @@ static void deadline_run(void *arg) {
 
 /* The timer's function: runs on a scheduler thread and must not block, so
    it hands the cancellation (which takes locks) to a goroutine, as Go's
-   timerCtx does with time.AfterFunc. */
+   timerCtx does with time.AfterFunc; on a plain thread running the heaps
+   while no goc_run runs, to that thread, once the timers have run. */
 static void deadline_fire(goc__timer *t, void *arg) {
     (void)t;
-    goc_go_opts(deadline_run, arg, &(goc_go_options){.name = "context.deadline"});
+    if (!goc__timer_defer(deadline_run, arg))
+        goc_go_opts(deadline_run, arg, &(goc_go_options){.name = "context.deadline"});
 }
 
 goc_ctx *goc_ctx_with_deadline_cause(goc_ctx *parent, int64_t t, int cause) {

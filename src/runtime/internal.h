@@ -155,6 +155,11 @@ typedef struct goc__timer {
 GOC_HIDDEN void goc__timer_add(goc__timer *t);          /* t->when, fn, arg set; not in a heap */
 GOC_HIDDEN bool goc__timer_del(goc__timer *t);          /* true if it was pending */
 GOC_HIDDEN bool goc__timer_mod(goc__timer *t, int64_t when, int64_t period); /* true if it was pending */
+/* For a timer function that would start a goroutine to do work that may
+   block: on a plain thread that runs the timer heaps because no goc_run
+   does (no goroutine would run), queues fn(arg) to run on that thread once
+   the due timers have run, and returns true; elsewhere returns false. */
+GOC_HIDDEN bool goc__timer_defer(void (*fn)(void *), void *arg);
 
 /* The network poller (netpoll.c): fd readiness over edge-triggered epoll.
    A pollfd is registered once per fd; at most one reader and one writer wait

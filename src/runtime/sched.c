@@ -2316,13 +2316,71 @@ void goc__parker_wake(goc__parker *pk) {
     goc__futex_wake(&pk->woken, 1);
 }
 
+#define SWITCH_LINES 8 /* cache lines above a parked goroutine's saved sp that switching in reads */
+
 static void parker_timeout(goc__timer *t, void *arg) {
     (void)t;
     goc__parker *pk = arg;
     if (goc__parker_claim(pk)) {
         pk->timed_out = true;
+        if (pk->g) {
+            /* The goroutine's saved context and the frames it returns
+               through lie just above its saved stack pointer, cold after
+               its wait (see the prefetching in timer.c): start loading them
+               all now, or switching in waits for them one line at a time. */
+            const char *sp = pk->g->sp;
+            for (int i = 0; i < SWITCH_LINES; i++)
+                __builtin_prefetch(sp + 64 * i, 0);
+        }
         goc__parker_wake(pk);
     }
+}
+
+/* Work that timer functions run by this plain thread deferred to it
+   (goc__timer_defer); valid while it runs the heaps. */
+struct timer_deferred {
+    void (*fn)(void *);
+    void *arg;
+    struct timer_deferred *next;
+};
+static __thread struct timer_deferred **timer_deferred_tail;
+
+bool goc__timer_defer(void (*fn)(void *), void *arg) {
+    if (!timer_deferred_tail)
+        return false;
+    struct timer_deferred *d = malloc(sizeof *d);
+    if (!d)
+        goc__fatal("out of memory deferring a timer's work");
+    *d = (struct timer_deferred){fn, arg, NULL};
+    *timer_deferred_tail = d;
+    timer_deferred_tail = &d->next;
+    return true;
+}
+
+/* For a plain thread waiting while no goc_run runs: runs the due timers of
+   every heap, then the work their functions deferred; returns the earliest
+   when left. A goc_run that starts meanwhile runs them too: the heaps'
+   locks serialise the two. */
+static int64_t run_timers_unscheduled(void) {
+    int64_t now = goc_now(), next = INT64_MAX;
+    struct timer_deferred *work = NULL;
+    timer_deferred_tail = &work;
+    int n = atomic_load(&goc__sched.nallp);
+    for (int i = 0; i < n; i++) {
+        int64_t w = goc__timers_run(goc__sched.allp[i], now);
+        if (w < next)
+            next = w;
+    }
+    timer_deferred_tail = NULL;
+    if (!work)
+        return next;
+    while (work) {
+        struct timer_deferred *d = work;
+        work = d->next;
+        d->fn(d->arg);
+        free(d);
+    }
+    return goc__timers_earliest(); /* the work may have added or deleted timers */
 }
 
 bool goc__parker_park(goc__parker *pk, bool (*unlock)(void *), void *arg, const char *reason,
@@ -2369,7 +2427,19 @@ bool goc__parker_park(goc__parker *pk, bool (*unlock)(void *), void *arg, const 
             deadline = -1; /* a waker claimed us first: wait for it */
             continue;
         }
-        goc__futex_wait(&pk->woken, 0, deadline);
+        int64_t until = deadline;
+        if (!atomic_load(&goc__sched.running)) {
+            /* No goc_run runs the timer heaps: a timer this thread waits
+               for (a timer channel's, which entered a heap when we blocked)
+               would never fire. Run the due ones here, and wake for the
+               next. */
+            int64_t next = run_timers_unscheduled();
+            if (next != INT64_MAX && (until < 0 || next < until))
+                until = next;
+            if (atomic_load_explicit(&pk->woken, memory_order_acquire))
+                break;
+        }
+        goc__futex_wait(&pk->woken, 0, until);
     }
     if (!pk->timed_out && foreign_state == 2) {
         foreign_state = 1; /* the waker counted us (goc__parker_wake) */

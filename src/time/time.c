@@ -224,17 +224,25 @@ void goc__timerchan_block(goc_timer *t) {
     goc__lock_release(&t->mu);
 }
 
+/* The caller stays counted in blocked until its last touch of t, so that
+   goc_timer_free, which waits for blocked to reach 0, cannot free t under
+   it (a select that completed through another case uncounts itself after
+   its peer may already have gone on to free the timer). */
 void goc__timerchan_unblock(goc_timer *t) {
     goc__lock_acquire(&t->mu);
-    bool del = --t->blocked == 0 && t->inheap;
-    goc__lock_release(&t->mu);
-    if (!del)
+    if (t->blocked > 1 || !t->inheap) {
+        t->blocked--;
+        goc__lock_release(&t->mu);
         return;
+    }
+    goc__lock_release(&t->mu);
+    /* The last receiver out takes the timer off its heap. */
     goc__lock_acquire(&t->lock);
     heap_del(t);
+    goc__lock_acquire(&t->mu);
+    t->blocked--;
     /* A receiver that blocked meanwhile found inheap still set and left the
        heap to us: put the timer back for it. */
-    goc__lock_acquire(&t->mu);
     if (t->blocked > 0 && t->armed && !t->inheap)
         heap_add(t);
     goc__lock_release(&t->mu);
@@ -319,14 +327,30 @@ bool goc_timer_reset(goc_timer *t, goc_duration d) {
     return pending;
 }
 
-void goc_timer_free(goc_timer *t) {
-    if (!t)
-        return;
+/* who: the public name, for the fatal error. */
+static void timer_free(goc_timer *t, const char *who) {
+    /* As goc_chan_free: a receiver still waiting is a fatal error, and a
+       select that completed through another case is waited for, until it
+       has left the channel's queue and uncounted itself here too. */
+    while (t->c) {
+        goc__chan_wait_unused(t->c, who);
+        goc__lock_acquire(&t->mu);
+        bool idle = t->blocked == 0;
+        goc__lock_release(&t->mu);
+        if (idle)
+            break;
+        goc_yield();
+    }
     goc__lock_acquire(&t->lock);
     goc__timer_del(&t->rt); /* waits for a running function: then t is ours */
     goc__lock_release(&t->lock);
     goc_chan_free(t->c);
     free(t);
+}
+
+void goc_timer_free(goc_timer *t) {
+    if (t)
+        timer_free(t, "goc_timer_free");
 }
 
 /* ---- Ticker ---- */
@@ -359,5 +383,5 @@ void goc_ticker_reset(goc_ticker *k, goc_duration d) {
 
 void goc_ticker_free(goc_ticker *k) {
     if (k)
-        goc_timer_free(&k->t);
+        timer_free(&k->t, "goc_ticker_free");
 }
