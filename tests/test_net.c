@@ -11,6 +11,7 @@
 #include "t.h"
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <sys/socket.h>
@@ -288,6 +289,27 @@ static int listen_dial(const char *network, const char *laddr, const char *host,
     return rc;
 }
 
+/* Dials dnet ":port" (an empty host: the local system, as in Go) to a
+   wildcard "tcp" listener. */
+static int dial_empty_host(const char *dnet) {
+    goc_listener *l;
+    int rc = goc_listen("tcp", ":0", &l);
+    if (rc)
+        return rc;
+    char addr[80], daddr[32];
+    T_CHECK_EQ(goc_listener_addr(l, addr, sizeof addr), 0);
+    snprintf(daddr, sizeof daddr, ":%s", strrchr(addr, ':') + 1);
+    goc_conn *c, *s;
+    rc = goc_dial(NULL, dnet, daddr, &c);
+    if (!rc) {
+        T_CHECK_EQ(goc_accept(l, &s), 0);
+        goc_conn_free(s);
+        goc_conn_free(c);
+    }
+    goc_listener_free(l);
+    return rc;
+}
+
 /* Go's address forms for a listener: an empty address or port, an
    unspecified IP (every address, dual-stack for "tcp"), an IPv4-mapped IPv6
    literal (its IPv4 address); a port with anything but a service name's
@@ -316,9 +338,12 @@ static int listen_forms_main(void *arg) {
         T_CHECK_EQ(listen_dial("tcp", "[::ffff:0.0.0.0]:0", "[::1]", NULL, 0), 0);
         T_CHECK_EQ(listen_dial("tcp6", "[::]:0", "[::1]", NULL, 0), 0);
         T_CHECK(listen_dial("tcp6", "[::]:0", "127.0.0.1", NULL, 0) != 0); /* tcp6: IPv6 only */
+        T_CHECK_EQ(dial_empty_host("tcp6"), 0); /* ::1, whatever "localhost" names */
     } else {
         printf("     (no IPv6 loopback here: dual-stack not checked)\n");
     }
+    T_CHECK_EQ(dial_empty_host("tcp"), 0);
+    T_CHECK_EQ(dial_empty_host("tcp4"), 0);
     goc_conn *c = NULL;
     T_CHECK_EQ(goc_dial(NULL, "tcp", "", &c), EINVAL);
     T_CHECK_EQ(goc_dial(NULL, "tcp", "127.0.0.1: 80", &c), EINVAL);
@@ -743,6 +768,10 @@ static int pipe_main(void *arg) {
     goc_fd_close(f);
     unlink(path);
     T_CHECK_EQ(goc_read(-1, b, 1), -EBADF);
+    /* Numbers past goc's descriptor table are not open either: EBADF, as
+       Go says for any descriptor that is not open. */
+    T_CHECK_EQ(goc_read(1 << 24, b, 1), -EBADF);
+    T_CHECK_EQ(goc_fd_wait(INT_MAX, POLLIN, -1), EBADF);
     return 0;
 }
 static void test_pipe(void) { goc_run(pipe_main, NULL); }
@@ -1042,7 +1071,31 @@ static void child_thread_read_no_deadlock(void) {
     exit(rc);
 }
 
+/* A goroutine an earlier run abandoned in a read on a pipe no longer
+   counts as waiting on the network: the next run's deadlock is reported
+   (it hung, the abandoned wait keeping the program "alive"). */
+static int abandon_pipe[2];
+static void abandoned_reader(void *arg) {
+    (void)arg;
+    char c;
+    goc_read(abandon_pipe[0], &c, 1);
+}
+static int abandon_reader_main(void *arg) {
+    (void)arg;
+    go(abandoned_reader, NULL);
+    t_wait_parked("IO wait (read)", 1);
+    return 0;
+}
+static void child_abandoned_netwait(void) {
+    if (pipe(abandon_pipe) != 0)
+        exit(4);
+    goc_run(abandon_reader_main, NULL);
+    goc_run(chan_wait_main, NULL);
+    exit(0);
+}
+
 static void test_deadlock_detection(void) {
+    T_CHILD_DIES("abandoned_netwait", NULL, 2, "all goroutines are asleep - deadlock!");
     T_CHILD_DIES("thread_read_no_deadlock", NULL, 0, "thread-read-ok 1");
     T_CHILD_DIES("netwait_no_deadlock", NULL, 0, "net-wait-ok");
     T_CHILD_DIES("connwait_no_deadlock", NULL, 0, "net-wait-ok");
@@ -1328,6 +1381,7 @@ int main(int argc, char **argv) {
         {"netwait_no_deadlock", child_netwait_no_deadlock},
         {"connwait_no_deadlock", child_connwait_no_deadlock},
         {"chan_deadlock", child_chan_deadlock},
+        {"abandoned_netwait", child_abandoned_netwait},
         {"thread_read_no_deadlock", child_thread_read_no_deadlock},
     };
     int rc = T_RUN(cases, children);

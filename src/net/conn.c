@@ -428,7 +428,10 @@ int goc_dial(goc_ctx *ctx, const char *network, const char *address, goc_conn **
         struct addrinfo *res = NULL;
         rc = goc__split_host_port(address, host, sizeof host, port, sizeof port);
         if (!rc)
-            rc = goc__resolve(kind, host[0] ? host : "localhost", port, false, &res);
+            /* An empty host is the local system, as in Go: the resolver
+               gives the loopback address of each family the network allows
+               ("localhost" may name only 127.0.0.1, failing "tcp6"). */
+            rc = goc__resolve(kind, host, port, false, &res);
         if (!rc && !(rc = ctx_err(ctx))) {
             int first = 0;
             for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {

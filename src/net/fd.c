@@ -103,7 +103,12 @@ static int fdent_register(fdent *e, int fd) {
 static fdent *fd_lookup(int fd, int *err) {
     fdent *e = fdtab_entry(fd, true);
     if (!e) {
-        *err = fd < 0 ? EBADF : ENOMEM;
+        /* Not open (as Go: EBADF), or beyond the table (2^24 and up, only
+           open where the system's limit was raised), or out of memory. */
+        if (fd < 0 || fcntl(fd, F_GETFD) < 0)
+            *err = EBADF;
+        else
+            *err = fd >= FDTAB_CHUNK * FDTAB_CHUNKS ? EMFILE : ENOMEM;
         return NULL;
     }
     if (GOC_LIKELY(atomic_load_explicit(&e->mode, memory_order_acquire) != MODE_UNKNOWN))

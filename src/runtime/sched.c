@@ -965,6 +965,12 @@ static inline __attribute__((always_inline)) goc__g *find_local(goc__p *p, bool 
     return g;
 }
 
+/* Goroutines and plain threads waiting on descriptors: while any wait, the
+   network is polled and the program is not deadlocked. */
+static inline int64_t netwaiters(void) {
+    return atomic_load(&goc__sched.nnetwait_g) + atomic_load(&goc__sched.nnetwait);
+}
+
 static void reset_spinning(goc__m *m) {
     m->spinning = false;
     if (atomic_fetch_sub(&goc__sched.nmspinning, 1) == 1)
@@ -1038,8 +1044,7 @@ static goc__g *findrunnable(goc__m *m) {
             return g;
         }
         /* The network, without blocking, unless an idle M already blocks on it. */
-        if (atomic_load_explicit(&goc__sched.nnetwait, memory_order_relaxed) > 0 &&
-            !atomic_load_explicit(&goc__sched.netpolling, memory_order_relaxed)) {
+        if (netwaiters() > 0 && !atomic_load_explicit(&goc__sched.netpolling, memory_order_relaxed)) {
             atomic_store_explicit(&goc__sched.last_poll, goc_now(), memory_order_relaxed);
             if (goc__netpoll(0) > 0 && (g = runq_get(p)) != NULL) {
                 if (m->spinning)
@@ -1208,7 +1213,7 @@ static void stopm(goc__m *m) {
         if (atomic_load_explicit(&m->park, memory_order_acquire) != 0)
             break;
         bool expect = false;
-        if (atomic_load(&goc__sched.nnetwait) > 0 &&
+        if (netwaiters() > 0 &&
             atomic_compare_exchange_strong(&goc__sched.netpolling, &expect, true)) {
             /* The one M that blocks on the network, until the next timer.
                startm and goc__timers_wake interrupt it through the eventfd. */
@@ -1357,7 +1362,7 @@ static bool looks_dead(bool *threads_only) {
     bool dead = atomic_load(&goc__sched.npidle) >= gmp &&
                 atomic_load(&goc__sched.runq_size) == 0 &&
                 atomic_load(&goc__sched.nblocking) == 0 &&
-                atomic_load(&goc__sched.nnetwait) == 0 &&
+                netwaiters() == 0 &&
                 atomic_load(&goc__sched.nforeign) == 0 &&
                 atomic_load(&goc__sched.nforeign_timed) == 0;
     for (int i = 0; dead && i < atomic_load(&goc__sched.nallp); i++)
@@ -1889,7 +1894,7 @@ static void *sysmon_main(void *arg) {
         trim_gfree(TRIM_BUSY);
         /* As Go: if nobody polled the network for 10 ms (every P busy), poll
            here; the woken goroutines go to the global queue. */
-        if (atomic_load(&goc__sched.nnetwait) > 0 && !atomic_load(&goc__sched.netpolling) &&
+        if (netwaiters() > 0 && !atomic_load(&goc__sched.netpolling) &&
             goc_now() - atomic_load(&goc__sched.last_poll) > 10 * GOC_MILLISECOND) {
             atomic_store(&goc__sched.last_poll, goc_now());
             goc__netpoll(0);
@@ -2115,6 +2120,9 @@ int goc_run(int (*main_fn)(void *), void *arg) {
     }
     for (int i = 0; i < atomic_load(&goc__sched.nallp); i++)
         goc__timers_drop(goc__sched.allp[i], abandoned_timer);
+    /* Likewise goroutines an earlier run abandoned on a descriptor: they
+       never run again, so they count no more as waiting on the network. */
+    atomic_store(&goc__sched.nnetwait_g, 0);
     set_num_goroutines(atomic_load(&goc__sched.runq_size));
     atomic_store(&goc__sched.main_done, 0);
     atomic_store(&goc__sched.deadlock_checking, 0);
