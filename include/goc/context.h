@@ -39,6 +39,7 @@
 #define GOC_CONTEXT_H
 #include <goc/runtime.h>
 #include <goc/chan.h>
+#include <errno.h> /* ECANCELED and ETIMEDOUT, which the context's errors are */
 
 #ifdef __cplusplus
 extern "C" {
