@@ -13,11 +13,24 @@
 #include <time.h>
 #include <unistd.h>
 
-#define LOCK_BACKOFF_MAX 32 /* pauses: a waiter that backs off lets the holder keep the line (W5 4:4 on two threads: 95 -> 30 ns) */
-#define LOCK_SPINS 64 /* a critical section is tens of ns: spin about that long before yielding */
+/* Pauses between a waiter's looks at the lock word. A waiter that looks
+   often pulls the line away from the holder, which then pays a transfer on
+   its release and again on its next acquire: with both cores hammering one
+   channel (W5 4:4 on two threads) every message crossed cores. Waiting
+   longer before the first look lets the holder finish and take the lock
+   again with the line still its own, so the cores take turns in batches:
+   starting at 1 pause and doubling to 32, W5 4:4 ran at 27-37 ns a message;
+   starting at 16 and doubling to 128, at 16-17 ns, one thread's speed (W3,
+   W6, W7, W10, W11, W13 unchanged). */
+#define LOCK_BACKOFF_START 16
+#define LOCK_BACKOFF_MAX 128
+/* Looks before the waiter yields the thread: about 1,800 pauses in all,
+   some microseconds, well past any critical section unless the holder's
+   thread lost its CPU. */
+#define LOCK_SPINS 16
 
 void goc__lock_slow(goc__lock *l) {
-    unsigned backoff = 1;
+    unsigned backoff = LOCK_BACKOFF_START;
     for (int i = 0;; i++) {
         if (atomic_load_explicit(&l->v, memory_order_relaxed) == 0 && goc__lock_try(l))
             return;
