@@ -265,6 +265,18 @@ static void test_addresses(void) { goc_run(addresses_main, NULL); }
 
 /* Listens on network/laddr (0 or the error), then, when host is not NULL,
    dials host at the port it got and accepts the connection. */
+/* Dials daddr on dnet and accepts the connection on l; 0 or the dial's error. */
+static int dial_accept(goc_listener *l, const char *dnet, const char *daddr) {
+    goc_conn *c, *s;
+    int rc = goc_dial(NULL, dnet, daddr, &c);
+    if (!rc) {
+        T_CHECK_EQ(goc_accept(l, &s), 0);
+        goc_conn_free(s);
+        goc_conn_free(c);
+    }
+    return rc;
+}
+
 static int listen_dial(const char *network, const char *laddr, const char *host, char *got,
                        size_t glen) {
     goc_listener *l;
@@ -277,13 +289,7 @@ static int listen_dial(const char *network, const char *laddr, const char *host,
         snprintf(got, glen, "%s", addr);
     if (host) {
         snprintf(daddr, sizeof daddr, "%s:%s", host, strrchr(addr, ':') + 1);
-        goc_conn *c, *s;
-        rc = goc_dial(NULL, "tcp", daddr, &c);
-        if (!rc) {
-            T_CHECK_EQ(goc_accept(l, &s), 0);
-            goc_conn_free(s);
-            goc_conn_free(c);
-        }
+        rc = dial_accept(l, "tcp", daddr);
     }
     goc_listener_free(l);
     return rc;
@@ -299,13 +305,7 @@ static int dial_empty_host(const char *dnet) {
     char addr[80], daddr[32];
     T_CHECK_EQ(goc_listener_addr(l, addr, sizeof addr), 0);
     snprintf(daddr, sizeof daddr, ":%s", strrchr(addr, ':') + 1);
-    goc_conn *c, *s;
-    rc = goc_dial(NULL, dnet, daddr, &c);
-    if (!rc) {
-        T_CHECK_EQ(goc_accept(l, &s), 0);
-        goc_conn_free(s);
-        goc_conn_free(c);
-    }
+    rc = dial_accept(l, dnet, daddr);
     goc_listener_free(l);
     return rc;
 }
