@@ -202,6 +202,22 @@ static inline void t_wait_parked(const char *reason, int n) {
         goc_yield();
 }
 
+/* Whether thread tid (a kernel thread id, from gettid) is asleep in the
+   kernel (state S in its stat): lets a test wait, without sleeping, until a
+   plain thread blocks. */
+static inline bool t_thread_asleep(long tid) {
+    char path[64], buf[256];
+    snprintf(path, sizeof path, "/proc/self/task/%ld/stat", tid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return false;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    char *r = strrchr(buf, ')');
+    return r && r[1] == ' ' && r[2] == 'S';
+}
+
 /* main(): runs every case (or those named on the command line), or one child. */
 static inline int t_main(int argc, char **argv, const t_case *cases, size_t ncases,
                          const t_case *children, size_t nchildren) {

@@ -1030,7 +1030,6 @@ static void child_chan_deadlock(void) {
 /* A plain thread waiting in goc_read is a network wait, as a goroutine's:
    main, waiting for what that thread will pass on, is not deadlocked. The
    byte comes from another process, 200 ms after the thread is asleep. */
-static bool tw_sleeping(long tid);
 static int trd_pipe[2];
 static goc_chan *trd_ch;
 static _Atomic long trd_tid;
@@ -1056,7 +1055,7 @@ static void child_thread_read_no_deadlock(void) {
     pthread_t t;
     pthread_create(&t, NULL, trd_reader, NULL);
     long tid;
-    while ((tid = atomic_load(&trd_tid)) == 0 || !tw_sleeping(tid))
+    while ((tid = atomic_load(&trd_tid)) == 0 || !t_thread_asleep(tid))
         sched_yield();
     pid_t peer = fork();
     if (peer == 0) {
@@ -1094,7 +1093,62 @@ static void child_abandoned_netwait(void) {
     exit(0);
 }
 
+/* A goroutine started between two runs belongs to the next one, even when
+   an M of the first, still running a goroutine the first abandoned busy,
+   runs it before that run has started: its wait on a descriptor counts as
+   the new run's (a reset of the count when the run started wiped it, and
+   the deadlock check then killed the program while it waited). */
+static int epoch_pipe[2];
+static goc_chan *epoch_got;
+static _Atomic bool epoch_busy_started;
+static void epoch_busy(void *arg) {
+    (void)arg;
+    atomic_store(&epoch_busy_started, true);
+    int64_t until = goc_now() + 100 * GOC_MILLISECOND;
+    while (goc_now() < until) {
+    }
+}
+static int epoch_first_main(void *arg) {
+    (void)arg;
+    go(epoch_busy, NULL);
+    while (!atomic_load(&epoch_busy_started)) /* running on another P when this run ends */
+        goc_yield();
+    return 0;
+}
+static void epoch_server(void *arg) {
+    (void)arg;
+    char c;
+    for (int i = 0; i < 3; i++) {
+        if (goc_read(epoch_pipe[0], &c, 1) != 1)
+            return;
+        goc_send(epoch_got, i);
+    }
+}
+static int epoch_second_main(void *arg) {
+    (void)arg;
+    for (int i = 0; i < 3; i++) {
+        goc_sleep(20 * GOC_MILLISECOND); /* the writer's own pace */
+        if (write(epoch_pipe[1], "x", 1) != 1)
+            return 1;
+        int v = -1;
+        goc_recv(epoch_got, &v);
+        if (v != i)
+            return 1;
+    }
+    fprintf(stderr, "netwait-epoch-ok\n");
+    return 0;
+}
+static void child_netwait_between_runs(void) {
+    if (pipe(epoch_pipe) != 0)
+        exit(4);
+    epoch_got = goc_chan_of(int, 0);
+    goc_run(epoch_first_main, NULL);
+    go(epoch_server, NULL); /* queued for the next run */
+    exit(goc_run(epoch_second_main, NULL));
+}
+
 static void test_deadlock_detection(void) {
+    T_CHILD_DIES("netwait_between_runs", NULL, 0, "netwait-epoch-ok");
     T_CHILD_DIES("abandoned_netwait", NULL, 2, "all goroutines are asleep - deadlock!");
     T_CHILD_DIES("thread_read_no_deadlock", NULL, 0, "thread-read-ok 1");
     T_CHILD_DIES("netwait_no_deadlock", NULL, 0, "net-wait-ok");
@@ -1144,22 +1198,9 @@ static void test_close_race(void) { goc_run(close_race_main, NULL); }
 
 static _Atomic long tw_tid;
 
-/* Whether thread tid is asleep in the kernel (state S in its stat). */
-static bool tw_sleeping(long tid) {
-    char path[64], buf[256];
-    snprintf(path, sizeof path, "/proc/self/task/%ld/stat", tid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return false;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = 0;
-    char *r = strrchr(buf, ')');
-    return r && r[1] == ' ' && r[2] == 'S';
-}
 static void tw_wait_asleep(void) {
     long tid;
-    while ((tid = atomic_load(&tw_tid)) == 0 || !tw_sleeping(tid))
+    while ((tid = atomic_load(&tw_tid)) == 0 || !t_thread_asleep(tid))
         goc_yield();
 }
 
@@ -1382,6 +1423,7 @@ int main(int argc, char **argv) {
         {"connwait_no_deadlock", child_connwait_no_deadlock},
         {"chan_deadlock", child_chan_deadlock},
         {"abandoned_netwait", child_abandoned_netwait},
+        {"netwait_between_runs", child_netwait_between_runs},
         {"thread_read_no_deadlock", child_thread_read_no_deadlock},
     };
     int rc = T_RUN(cases, children);

@@ -1350,8 +1350,36 @@ static int idle_main(void *arg) {
     return 0;
 }
 
+static long cpu_us(void) {
+    struct rusage r;
+    getrusage(RUSAGE_SELF, &r);
+    return (r.ru_utime.tv_sec + r.ru_stime.tv_sec) * 1000000L + r.ru_utime.tv_usec +
+           r.ru_stime.tv_usec;
+}
+
+static int idle_between_main(void *arg) {
+    (void)arg;
+    goc_sleep(GOC_MILLISECOND);
+    return 0;
+}
+static void idle_after_fn(void *arg) {
+    (void)arg;
+}
+
 static void test_idle_no_cpu(void) {
     T_CHECK_EQ(goc_run(idle_main, NULL), 0);
+    /* Between runs too, with a timer due that nobody runs until the next
+       run (the idle Ms took a P for it and dropped it, in a loop: a whole
+       core). */
+    T_CHECK_EQ(goc_run(idle_between_main, NULL), 0);
+    goc_timer *t = goc_after_func(GOC_MILLISECOND, idle_after_fn, NULL);
+    long us = cpu_us();
+    struct timespec ts = {0, 300 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+    us = cpu_us() - us;
+    printf("     CPU used between runs, a timer due, 300 ms: %ld us\n", us);
+    T_CHECK(us < 30000);
+    goc_timer_free(t);
 }
 
 /* ---- misuse and fatal errors, each in a child process ---- */

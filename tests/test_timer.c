@@ -13,6 +13,8 @@
 #include "t.h"
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
+#include <sys/syscall.h>
 
 #if defined(GOC_SANITIZER_BUILD) || defined(GOC_TEST_SLOW)
 #define SCALE 20
@@ -595,6 +597,20 @@ static int free_after_select_main(void *arg) {
 }
 static void test_free_after_select(void) { goc_run(free_after_select_main, NULL); }
 
+/* A plain thread blocked with no goc_run sleeps until the earliest timer
+   it saw: a reset from another thread to an earlier time wakes it to look
+   again (it waited for the old time: an hour). */
+static goc_timer *rwb_timer;
+static _Atomic long rwb_tid;
+static void *rwb_resetter(void *arg) {
+    (void)arg;
+    long tid;
+    while ((tid = atomic_load(&rwb_tid)) == 0 || !t_thread_asleep(tid))
+        sched_yield();
+    goc_timer_reset(rwb_timer, 5 * MS);
+    return NULL;
+}
+
 /* Blocking on timers with no goc_run at all: the waiting thread runs the
    due timers itself (nobody else would), a context's deadline included,
    whose cancellation it does itself once the timers have run. */
@@ -629,6 +645,15 @@ static void test_no_run_blocking(void) {
     goc_ctx_release(grandchild);
     goc_ctx_release(mid);
     goc_ctx_release(ctx);
+    rwb_timer = goc_timer_new(GOC_HOUR);
+    pthread_t th;
+    pthread_create(&th, NULL, rwb_resetter, NULL);
+    atomic_store(&rwb_tid, (long)syscall(SYS_gettid));
+    goc_case rs[] = {goc_case_recv(goc_timer_chan(rwb_timer), &v, NULL),
+                     goc_case_timeout(10 * GOC_SECOND)};
+    T_CHECK_EQ(goc_select(rs, 2), 0);
+    pthread_join(th, NULL);
+    goc_timer_free(rwb_timer);
     T_CHECK(goc_now() - t0 < 5 * GOC_SECOND);
 }
 

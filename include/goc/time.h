@@ -22,7 +22,8 @@
  * - Without goc_run running, a plain thread that blocks runs the due
  *   timers of the heaps itself and wakes for the next, so blocking on a
  *   timer's channel works there too; a non-blocking receive
- *   (goc_chan_try_recv, goc_try_select) gets a due value anyway.
+ *   (goc_chan_try_recv, goc_try_select) gets a due value anyway. An
+ *   AfterFunc's function, which runs in a goroutine, waits for a goc_run.
  *
  * Memory: every goc_timer and goc_ticker is freed by exactly one call to
  * goc_timer_free / goc_ticker_free, which also stops it; no stop is needed

@@ -402,8 +402,9 @@ typedef struct goc__sched_t {
     _Atomic int64_t ngoroutines;    /* live goroutines: the part started or ended without a P */
     _Atomic int64_t nblocking;      /* inside goc_blocking_begin/end */
     _Atomic int64_t nnetwait;       /* plain threads waiting on fds (netpoll) */
-    _Atomic int64_t nnetwait_g;     /* goroutines parked on fds, of this run: reset when
-                                       a run starts (an earlier run's never wake) */
+    _Atomic int64_t nnetwait_g[2];  /* goroutines parked on fds, by the parity of their
+                                       epoch: a run reads its own; the one two runs back
+                                       (abandoned, never waking) is cleared for the next */
     _Atomic bool netpolling;        /* an idle M is blocked in epoll_wait */
     _Atomic int64_t netpoll_until;  /* ... until then */
     _Atomic int64_t last_poll;      /* when the network was last polled */

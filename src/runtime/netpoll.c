@@ -19,10 +19,11 @@
  * - A plain thread waits in poll(2) on the fd and on its own eventfd, named
  *   in rthread/wthread (eventfd + 1) while it waits; whoever clears that
  *   slot under the lock writes to the eventfd once (close, evict, wake).
- * - goc__sched.nnetwait_g counts the goroutines waiting on fds (reset when
- *   a run starts: an earlier run's abandoned ones never wake) and nnetwait
- *   the plain threads; the deadlock detector treats a program with such
- *   waiters as alive, as Go does.
+ * - goc__sched.nnetwait_g counts the goroutines waiting on fds, by the
+ *   parity of their run's epoch (an earlier run's abandoned ones never wake,
+ *   and must not keep the next run "alive"), and nnetwait the plain threads;
+ *   the deadlock detector treats a program with such waiters as alive, as
+ *   Go does.
  */
 #include "runtime/internal.h"
 #include <errno.h>
@@ -327,10 +328,11 @@ int goc__pollfd_wait(goc__pollfd *pd, int mode, int64_t deadline) {
     goc__parker pk;
     goc__parker_init(&pk);
     *slot = &pk;
-    atomic_fetch_add(&goc__sched.nnetwait_g, 1);
+    _Atomic int64_t *nwait = &goc__sched.nnetwait_g[pk.g->epoch & 1];
+    atomic_fetch_add(nwait, 1);
     bool woken = goc__parker_park(&pk, goc__unlock_cb, &pd->lock, rd ? "IO wait (read)" : "IO wait (write)",
                                   deadline);
-    atomic_fetch_sub(&goc__sched.nnetwait_g, 1);
+    atomic_fetch_sub(nwait, 1);
     goc__lock_acquire(&pd->lock);
     if (*slot == &pk)
         *slot = NULL; /* timed out: nobody took us off */

@@ -968,7 +968,8 @@ static inline __attribute__((always_inline)) goc__g *find_local(goc__p *p, bool 
 /* Goroutines and plain threads waiting on descriptors: while any wait, the
    network is polled and the program is not deadlocked. */
 static inline int64_t netwaiters(void) {
-    return atomic_load(&goc__sched.nnetwait_g) + atomic_load(&goc__sched.nnetwait);
+    uint32_t e = atomic_load_explicit(&goc__sched.epoch, memory_order_relaxed);
+    return atomic_load(&goc__sched.nnetwait_g[e & 1]) + atomic_load(&goc__sched.nnetwait);
 }
 
 static void reset_spinning(goc__m *m) {
@@ -1206,9 +1207,13 @@ static void stopm(goc__m *m) {
         /* Publish our deadline, then look again: a timer added meanwhile
            either sees the deadline (and wakes us) or is seen here. */
         atomic_store(&m->sleep_until, INT64_MIN);
-        int64_t until = goc__timers_earliest();
+        /* Between runs no M runs timers (it would only take a P and drop
+           it again, in a loop while one is due): sleep until the next run
+           starts an M. Plain threads that wait run them meanwhile. */
+        bool run = atomic_load(&goc__sched.running);
+        int64_t until = run ? goc__timers_earliest() : INT64_MAX;
         atomic_store(&m->sleep_until, until);
-        if (goc__timers_earliest() < until)
+        if (run && goc__timers_earliest() < until)
             continue;
         if (atomic_load_explicit(&m->park, memory_order_acquire) != 0)
             break;
@@ -1269,7 +1274,15 @@ static void stopm(goc__m *m) {
 
 /* Called when a new timer becomes the earliest: make sure some idle M wakes
    for it if every M sleeps without a deadline and a P is idle. */
+static void foreign_waiters_kick(void);
+
 void goc__timers_wake(int64_t when) {
+    if (!atomic_load(&goc__sched.running)) {
+        /* No M runs the heaps between runs (the next run's do); the plain
+           threads that wait do. */
+        foreign_waiters_kick();
+        return;
+    }
     if (atomic_load(&goc__sched.netpolling) && atomic_load(&goc__sched.netpoll_until) > when)
         goc__netpoll_break(); /* the poller recomputes its deadline */
     if (atomic_load(&goc__sched.npidle) == 0)
@@ -2082,7 +2095,17 @@ static void main_finished(goc__g *g) {
         }
     }
     atomic_store(&goc__sched.running, false);
+    /* The next run counts its goroutines waiting on descriptors in the slot
+       of the run before this one, whose goroutines were abandoned when this
+       one began and never wake: they count no more (they would hide a
+       deadlock). This run's stay in the other slot, which the next run does
+       not read: some may still be running now. */
+    uint32_t e = atomic_load(&goc__sched.epoch);
+    atomic_store(&goc__sched.nnetwait_g[(e + 1) & 1], 0);
     atomic_fetch_add(&goc__sched.epoch, 1);
+    /* Plain threads waiting relied on this run's Ms for the timers: they
+       run them themselves from now on. */
+    foreign_waiters_kick();
     atomic_store_explicit(&goc__sched.main_done, 1, memory_order_release);
     goc__futex_wake(&goc__sched.main_done, 1);
 }
@@ -2120,9 +2143,6 @@ int goc_run(int (*main_fn)(void *), void *arg) {
     }
     for (int i = 0; i < atomic_load(&goc__sched.nallp); i++)
         goc__timers_drop(goc__sched.allp[i], abandoned_timer);
-    /* Likewise goroutines an earlier run abandoned on a descriptor: they
-       never run again, so they count no more as waiting on the network. */
-    atomic_store(&goc__sched.nnetwait_g, 0);
     set_num_goroutines(atomic_load(&goc__sched.runq_size));
     atomic_store(&goc__sched.main_done, 0);
     atomic_store(&goc__sched.deadlock_checking, 0);
@@ -2344,6 +2364,54 @@ static void parker_timeout(goc__timer *t, void *arg) {
     }
 }
 
+/* Plain threads waiting in goc__parker_park. While no goc_run runs, each
+   runs the timer heaps itself and sleeps until the earliest timer; a timer
+   added or moved earlier since (goc__timers_wake), or the end of a run
+   whose threads it relied on, must make it look again. A kick adds 2 to
+   its futex word, whose bit 0 is the real wake: a kick between its look
+   and its sleep changes the word, so the sleep returns at once. */
+struct foreign_waiter {
+    goc__parker *pk;
+    struct foreign_waiter *next, *prev;
+};
+static goc__lock foreign_waiters_lock;
+static struct foreign_waiter *foreign_waiters;
+static _Atomic int nforeign_waiters;
+
+static void foreign_waiter_add(struct foreign_waiter *w) {
+    goc__lock_acquire(&foreign_waiters_lock);
+    w->prev = NULL;
+    w->next = foreign_waiters;
+    if (w->next)
+        w->next->prev = w;
+    foreign_waiters = w;
+    atomic_fetch_add(&nforeign_waiters, 1);
+    goc__lock_release(&foreign_waiters_lock);
+}
+
+static void foreign_waiter_remove(struct foreign_waiter *w) {
+    goc__lock_acquire(&foreign_waiters_lock);
+    if (w->prev)
+        w->prev->next = w->next;
+    else
+        foreign_waiters = w->next;
+    if (w->next)
+        w->next->prev = w->prev;
+    atomic_fetch_sub(&nforeign_waiters, 1);
+    goc__lock_release(&foreign_waiters_lock);
+}
+
+static void foreign_waiters_kick(void) {
+    if (atomic_load(&nforeign_waiters) == 0)
+        return;
+    goc__lock_acquire(&foreign_waiters_lock);
+    for (struct foreign_waiter *w = foreign_waiters; w; w = w->next) {
+        atomic_fetch_add_explicit(&w->pk->woken, 2, memory_order_relaxed);
+        goc__futex_wake(&w->pk->woken, 1);
+    }
+    goc__lock_release(&foreign_waiters_lock);
+}
+
 /* Work that timer functions run by this plain thread deferred to it
    (goc__timer_defer); valid while it runs the heaps. */
 struct timer_deferred {
@@ -2416,7 +2484,7 @@ bool goc__parker_park(goc__parker *pk, bool (*unlock)(void *), void *arg, const 
         atomic_fetch_add(&goc__sched.nforeign_timed, 1);
     goc__foreign_block_begin();
     if (unlock && !unlock(arg)) {
-        if (atomic_load_explicit(&pk->woken, memory_order_acquire) && foreign_state == 2) {
+        if ((atomic_load_explicit(&pk->woken, memory_order_acquire) & 1) && foreign_state == 2) {
             foreign_state = 1; /* a waker counted us already */
             atomic_fetch_sub(&goc__sched.nforeign_blocked, 1);
         } else
@@ -2426,7 +2494,12 @@ bool goc__parker_park(goc__parker *pk, bool (*unlock)(void *), void *arg, const 
         errno = saved;
         return true;
     }
-    while (atomic_load_explicit(&pk->woken, memory_order_acquire) == 0) {
+    struct foreign_waiter fw = {.pk = pk};
+    foreign_waiter_add(&fw);
+    for (;;) {
+        uint32_t word = atomic_load_explicit(&pk->woken, memory_order_acquire);
+        if (word & 1)
+            break;
         if (deadline >= 0 && goc_now() >= deadline) {
             if (goc__parker_claim(pk)) {
                 pk->timed_out = true;
@@ -2440,15 +2513,18 @@ bool goc__parker_park(goc__parker *pk, bool (*unlock)(void *), void *arg, const 
             /* No goc_run runs the timer heaps: a timer this thread waits
                for (a timer channel's, which entered a heap when we blocked)
                would never fire. Run the due ones here, and wake for the
-               next. */
+               next, or when kicked (an earlier timer came). */
             int64_t next = run_timers_unscheduled();
             if (next != INT64_MAX && (until < 0 || next < until))
                 until = next;
-            if (atomic_load_explicit(&pk->woken, memory_order_acquire))
+            if (atomic_load_explicit(&pk->woken, memory_order_acquire) & 1)
                 break;
         }
-        goc__futex_wait(&pk->woken, 0, until);
+        /* word as read above: a kick since then changed it, and the wait
+           returns at once */
+        goc__futex_wait(&pk->woken, word, until);
     }
+    foreign_waiter_remove(&fw);
     if (!pk->timed_out && foreign_state == 2) {
         foreign_state = 1; /* the waker counted us (goc__parker_wake) */
         atomic_fetch_sub(&goc__sched.nforeign_blocked, 1);

@@ -289,10 +289,13 @@ int64_t goc__timers_run(goc__p *p, int64_t now) {
                 update_timer0(p);
                 continue;
             }
+            atomic_store_explicit(&t->running, 1, memory_order_relaxed);
         } else {
+            /* Before it leaves the heap: del, finding t->p NULL (stored
+               with release there), must see the flag and wait. */
+            atomic_store_explicit(&t->running, 1, memory_order_relaxed);
             heap_remove(p, 0);
         }
-        atomic_store_explicit(&t->running, 1, memory_order_relaxed);
         update_timer0(p);
         void (*fn)(goc__timer *, void *) = t->fn;
         void *arg = t->arg;

@@ -224,10 +224,12 @@ void goc__timerchan_block(goc_timer *t) {
     goc__lock_release(&t->mu);
 }
 
-/* The caller stays counted in blocked until its last touch of t, so that
-   goc_timer_free, which waits for blocked to reach 0, cannot free t under
-   it (a select that completed through another case uncounts itself after
-   its peer may already have gone on to free the timer). */
+/* goc_timer_free waits for blocked to reach 0 and then takes t->lock, so a
+   caller here must touch t only under t->mu while counted, or under
+   t->lock: on the fast path it uncounts itself under t->mu and leaves; on
+   the slow path it stays counted until it holds t->lock, whose release is
+   its last touch. (A select that completed through another case uncounts
+   itself after its peer may already have gone on to free the timer.) */
 void goc__timerchan_unblock(goc_timer *t) {
     goc__lock_acquire(&t->mu);
     if (t->blocked > 1 || !t->inheap) {
