@@ -568,6 +568,67 @@ static void test_no_run(void) {
     goc_timer_free(t);
 }
 
+/* Timers are not held back by a hand-off chain. Two goroutines that
+   ping-pong over unbuffered channels ready each other through runnext; a
+   G its timer readied went there too, and the chain's next ready pushed it
+   to the back of the line, where it waited for the starvation rule (10 ms
+   and more); a select that yielded to the queued Gs before parking waited
+   there the same way. Medians, robust to a noisy host: the bug made every
+   wait late. */
+static goc_chan *chain_ping, *chain_pong;
+static _Atomic bool chain_stop;
+static void chain_a(void *arg) {
+    (void)arg;
+    int v = 0;
+    while (!atomic_load(&chain_stop)) {
+        goc_chan_send(chain_ping, &v);
+        goc_chan_recv(chain_pong, &v);
+    }
+    goc_chan_close(chain_ping);
+}
+static void chain_b(void *arg) {
+    (void)arg;
+    int v;
+    while (goc_chan_recv(chain_ping, &v))
+        goc_chan_send(chain_pong, &v);
+}
+static int cmp_i64(const void *a, const void *b) {
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+#define CHAIN_WAITS 21
+static int chain_main(void *arg) {
+    (void)arg;
+    int procs = goc_maxprocs(1);
+    chain_ping = goc_chan_of(int, 0);
+    chain_pong = goc_chan_of(int, 0);
+    atomic_store(&chain_stop, false);
+    go(chain_a, NULL);
+    go(chain_b, NULL);
+    goc_chan *never = goc_chan_of(int, 0);
+    int64_t late_sleep[CHAIN_WAITS], late_select[CHAIN_WAITS];
+    for (int i = 0; i < CHAIN_WAITS; i++) {
+        int64_t t = goc_now();
+        goc_sleep(GOC_MILLISECOND);
+        late_sleep[i] = goc_now() - t - GOC_MILLISECOND;
+        t = goc_now();
+        goc_case cs[] = {goc_case_recv(never, NULL, NULL), goc_case_timeout(GOC_MILLISECOND)};
+        T_CHECK_EQ(goc_select(cs, 2), 1);
+        late_select[i] = goc_now() - t - GOC_MILLISECOND;
+    }
+    atomic_store(&chain_stop, true);
+    goc_chan_free(never);
+    qsort(late_sleep, CHAIN_WAITS, sizeof late_sleep[0], cmp_i64);
+    qsort(late_select, CHAIN_WAITS, sizeof late_select[0], cmp_i64);
+    printf("     late behind a hand-off chain (median): sleep %.2f ms, select %.2f ms\n",
+           (double)late_sleep[CHAIN_WAITS / 2] / 1e6, (double)late_select[CHAIN_WAITS / 2] / 1e6);
+    T_CHECK(late_sleep[CHAIN_WAITS / 2] < 5 * GOC_MILLISECOND);
+    T_CHECK(late_select[CHAIN_WAITS / 2] < 5 * GOC_MILLISECOND);
+    goc_maxprocs(procs);
+    return 0;
+}
+static void test_timer_beats_chain(void) { goc_run(chain_main, NULL); }
+
 /* A select that completed through another case may still be taking its
    waiter off a timer's channel, and uncounting itself at the timer, when
    the peer that completed it frees the timer: free waits for it, as
@@ -1107,7 +1168,7 @@ int main(int argc, char **argv) {
         T_CASE(test_plain_thread),     T_CASE(test_many),        T_CASE(test_ticker_lazy),
         T_CASE(test_ticker_readers),   T_CASE(test_select_other), T_CASE(test_reset_blocked),
         T_CASE(test_stop_poll),        T_CASE(test_thread_select), T_CASE(test_no_run),
-        T_CASE(test_no_run_blocking), T_CASE(test_free_after_select),
+        T_CASE(test_no_run_blocking), T_CASE(test_free_after_select), T_CASE(test_timer_beats_chain),
         T_CASE(test_after_func),       T_CASE(test_after_many),  T_CASE(test_heap_churn), T_CASE(test_ticker),
         T_CASE(test_made_before_run),  T_CASE(test_misuse),
         T_CASE(test_reset_race),       T_CASE(test_after_func_across_runs),

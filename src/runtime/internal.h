@@ -217,7 +217,8 @@ GOC_HIDDEN uint32_t goc__fastrandn(uint32_t n);
 GOC_HIDDEN uint64_t goc__fastrand64(void);
 
 /* From a goroutine whose P has others queued: lets them run first (a
-   goc_yield) and returns true; else false at once. */
+   goc_yield that a hand-off chain through runnext cannot prolong) and
+   returns true; else false at once. */
 GOC_HIDDEN bool goc__yield_to_queued(void);
 
 /* One step of wyrand on a caller's state: a run of random numbers from one
@@ -312,6 +313,10 @@ struct goc__p {
     _Atomic uint64_t runqw;
     _Atomic(goc__g *) runq[GOC_RUNQ_SIZE];
     _Atomic(goc__g *) runnext;      /* the G to run next (readied by the running G) */
+    goc__g *runnext_urgent;         /* owner only: runnext holds this G, readied by a timer,
+                                       while equal; an ordinary ready does not displace it */
+    _Atomic(goc__g *) yielder;      /* a select letting the queued Gs run first
+                                       (goc__yield_to_queued): readies go behind it */
     _Atomic uint32_t schedtick;     /* owner writes (relaxed); the deadlock check reads it */
     /* Stealing for this P (sched.c, runq_grab): its tick and clock at its
        last steal, whether that steal is yet to be judged, and, since a steal
@@ -375,6 +380,7 @@ struct goc__m {
     void *after_arg;
     uint64_t rand;
     int in_step;                    /* running an after-switch step or timers: never switch */
+    bool in_timers;                 /* running due timers: what they ready is urgent */
     _Atomic bool polling;           /* idle and blocked in epoll_wait (netpoll) */
     int *errno_loc;                 /* this thread's errno (saves a TLS lookup per switch) */
     void *altstack;

@@ -152,6 +152,15 @@ static inline __attribute__((always_inline)) void switch_to(goc__g *from, goc__g
 #endif
 }
 
+/* Runs p's due timers on m, marking what they ready as urgent (see
+   queue_readied). */
+static inline int64_t run_timers(goc__m *m, goc__p *p, int64_t now) {
+    m->in_timers = true;
+    int64_t next = goc__timers_run(p, now);
+    m->in_timers = false;
+    return next;
+}
+
 /* Runs the step the previous context left for us (see the file comment),
    then this P's due timers: only here, after the step, are the locks of a
    parking goroutine released, which a timer's function may need. */
@@ -166,7 +175,7 @@ static inline void run_after(goc__m *m) {
     goc__p *p = m->p;
     if (p && GOC_UNLIKELY(atomic_load_explicit(&p->timer0, memory_order_relaxed) != INT64_MAX)) {
         m->in_step++;
-        goc__timers_run(p, goc_now());
+        run_timers(m, p, goc_now());
         m->in_step--;
     }
 }
@@ -867,13 +876,35 @@ static void globrunq_put_wake(goc__g *g) {
 
 /* Queues g, just made runnable, where the caller runs. */
 static void queue_readied(goc__g *g) {
-    goc__p *p = goc__own_p(goc__getm());
+    goc__m *m = goc__getm();
+    goc__p *p = goc__own_p(m);
     if (p) {
         /* The readied G goes in runnext. Another M is woken only when this
            P has more queued than that one G: a G that readies another and
            then blocks (a channel hand-off) lets it run here at once, and
-           sysmon wakes an M if this P keeps both waiting. */
-        if (runq_put(p, g, true, false) && (runq_long(p) || !p_quiet_owner(p)))
+           sysmon wakes an M if this P keeps both waiting.
+           Readied by a timer, it is urgent: Go runs due timers just before
+           it picks the next G, so what they ready goes first. Here they run
+           just after the pick (the parking G's locks are released only
+           then), so such a G must keep runnext against the ordinary readies
+           of the G now running, or a hand-off chain through runnext would
+           keep it waiting until the starvation rule (10 ms); those go to the
+           back of the line instead, a second urgent one to its front. So do
+           all readies while a select waits behind the queued Gs
+           (goc__yield_to_queued). */
+        bool next = !atomic_load_explicit(&p->yielder, memory_order_relaxed), spawned = false;
+        goc__g *urgent = p->runnext_urgent;
+        if (GOC_UNLIKELY(urgent != NULL)) {
+            if (atomic_load_explicit(&p->runnext, memory_order_relaxed) != urgent)
+                p->runnext_urgent = urgent = NULL; /* taken since */
+            else if (m->in_timers)
+                next = false, spawned = true; /* the front of the line */
+            else
+                next = false;
+        }
+        if (GOC_UNLIKELY(m->in_timers) && next)
+            p->runnext_urgent = g;
+        if (runq_put(p, g, next, spawned) && (runq_long(p) || !p_quiet_owner(p)))
             wakep();
         return;
     }
@@ -931,7 +962,7 @@ static inline __attribute__((always_inline)) goc__g *find_local(goc__p *p, bool 
             return g;
     }
     if (timers && atomic_load_explicit(&p->timer0, memory_order_relaxed) != INT64_MAX)
-        goc__timers_run(p, goc_now());
+        run_timers(goc__getm(), p, goc_now());
     /* Fairness. The ring is depth first for new goroutines, FIFO for readied
        and yielding ones (see runq_put), and runnext goes before it all: a
        chain that keeps readying or starting its successor through runnext
@@ -1086,7 +1117,7 @@ static goc__g *findrunnable(goc__m *m) {
                     if (v == p)
                         continue;
                     if (atomic_load_explicit(&v->timer0, memory_order_relaxed) <= now) {
-                        goc__timers_run(v, now);
+                        run_timers(m, v, now);
                         g = runq_get(p);
                         if (g)
                             break;
@@ -1555,7 +1586,18 @@ bool goc__yield_to_queued(void) {
     if (!m || !m->curg || m->curg->locked_blocking || m->in_step || !m->p ||
         runq_empty(m->p))
         return false;
+    /* While g waits behind what is queued, the readies of those Gs go to
+       the back of the line too, not to runnext: a hand-off chain through
+       runnext would otherwise keep g waiting until the starvation rule
+       (10 ms), timeouts and all. Cleared when g runs again (relaxed: a
+       hint; g may resume on another P, whose owner then clears it). */
+    goc__g *g = m->curg;
+    goc__p *p = m->p;
+    atomic_store_explicit(&p->yielder, g, memory_order_relaxed);
     goc_yield();
+    goc__g *expect = g;
+    atomic_compare_exchange_strong_explicit(&p->yielder, &expect, NULL, memory_order_relaxed,
+                                            memory_order_relaxed);
     return true;
 }
 
@@ -1580,7 +1622,7 @@ void goc_yield(void) {
         /* Nobody else here: run due timers and, if that readied someone, switch. */
         if (atomic_load_explicit(&p->timer0, memory_order_relaxed) != INT64_MAX) {
             m->in_step++;
-            goc__timers_run(p, goc_now());
+            run_timers(m, p, goc_now());
             m->in_step--;
         }
         next = runq_get(p);
