@@ -629,6 +629,98 @@ static int chain_main(void *arg) {
 }
 static void test_timer_beats_chain(void) { goc_run(chain_main, NULL); }
 
+/* ...nor do timers that keep coming hold back a hand-off: on one
+   overloaded P, eight goroutines each sleep 1 ms and then work 300 us, so
+   some timer is due at every switch. A channel round trip must still
+   take about one such turn per hop, not the starvation rule's 10 ms (when
+   every urgent G went before every ordinary one, 110-450 ms). */
+static _Atomic bool busy_stop;
+static void busy_sleeper(void *arg) {
+    (void)arg;
+    while (!atomic_load(&busy_stop)) {
+        goc_sleep(GOC_MILLISECOND);
+        int64_t until = goc_now() + 300 * GOC_MICROSECOND;
+        while (goc_now() < until) {
+        }
+    }
+}
+static goc_chan *busy_c, *busy_ack;
+static void busy_echo(void *arg) {
+    (void)arg;
+    int v;
+    while (goc_chan_recv(busy_c, &v))
+        goc_chan_send(busy_ack, &v);
+}
+static int busy_main(void *arg) {
+    (void)arg;
+    int procs = goc_maxprocs(1);
+    busy_c = goc_chan_of(int, 0);
+    busy_ack = goc_chan_of(int, 0);
+    atomic_store(&busy_stop, false);
+    go(busy_echo, NULL);
+    for (int i = 0; i < 8; i++)
+        go(busy_sleeper, NULL);
+    goc_sleep(5 * GOC_MILLISECOND); /* the sleepers' own pace: let them load the P */
+    int64_t rt[CHAIN_WAITS];
+    for (int i = 0; i < CHAIN_WAITS; i++) {
+        int64_t t = goc_now();
+        goc_send(busy_c, i);
+        int v = -1;
+        T_CHECK(goc_recv(busy_ack, &v) && v == i);
+        rt[i] = goc_now() - t;
+    }
+    atomic_store(&busy_stop, true);
+    goc_chan_close(busy_c);
+    qsort(rt, CHAIN_WAITS, sizeof rt[0], cmp_i64);
+    printf("     round trip beside due timers (median): %.2f ms\n", (double)rt[CHAIN_WAITS / 2] / 1e6);
+    T_CHECK(rt[CHAIN_WAITS / 2] < 5 * GOC_MILLISECOND);
+    goc_maxprocs(procs);
+    return 0;
+}
+static void test_handoff_beside_timers(void) { goc_run(busy_main, NULL); }
+
+/* A timer made between two runs fires in the next even while its main
+   keeps its own P busy: idle Ms sleep with no deadline between runs, so
+   the run must wake one for the earliest timer (the AfterFunc's function
+   runs in a goroutine on the other P; without the wake nobody looked at
+   its heap). */
+static _Atomic int64_t between_fired;
+static void between_fn(void *arg) {
+    (void)arg;
+    atomic_store(&between_fired, goc_now());
+}
+static void between_nop(void *arg) {
+    (void)arg;
+    goc_sleep(GOC_MILLISECOND);
+}
+static int between_first_main(void *arg) {
+    (void)arg;
+    goc_maxprocs(2);
+    for (int i = 0; i < 4; i++)
+        go(between_nop, NULL);
+    goc_sleep(5 * GOC_MILLISECOND);
+    return 0;
+}
+static int between_busy_main(void *arg) {
+    int64_t t0 = *(int64_t *)arg;
+    while (!atomic_load(&between_fired) && goc_now() - t0 < 2 * GOC_SECOND) {
+        /* busy: this P never looks at another P's timers */
+    }
+    return 0;
+}
+static void test_timer_made_between_runs(void) {
+    int procs = goc_maxprocs(0);
+    atomic_store(&between_fired, 0);
+    goc_run(between_first_main, NULL);
+    int64_t t0 = goc_now();
+    goc_timer *t = goc_after_func(20 * MS, between_fn, NULL);
+    goc_run(between_busy_main, &t0);
+    int64_t f = atomic_load(&between_fired);
+    T_CHECK(f != 0 && f - t0 < GOC_SECOND);
+    goc_timer_free(t);
+    goc_maxprocs(procs);
+}
+
 /* A select that completed through another case may still be taking its
    waiter off a timer's channel, and uncounting itself at the timer, when
    the peer that completed it frees the timer: free waits for it, as
@@ -1169,6 +1261,7 @@ int main(int argc, char **argv) {
         T_CASE(test_ticker_readers),   T_CASE(test_select_other), T_CASE(test_reset_blocked),
         T_CASE(test_stop_poll),        T_CASE(test_thread_select), T_CASE(test_no_run),
         T_CASE(test_no_run_blocking), T_CASE(test_free_after_select), T_CASE(test_timer_beats_chain),
+        T_CASE(test_handoff_beside_timers), T_CASE(test_timer_made_between_runs),
         T_CASE(test_after_func),       T_CASE(test_after_many),  T_CASE(test_heap_churn), T_CASE(test_ticker),
         T_CASE(test_made_before_run),  T_CASE(test_misuse),
         T_CASE(test_reset_race),       T_CASE(test_after_func_across_runs),

@@ -888,23 +888,23 @@ static void queue_readied(goc__g *g) {
            just after the pick (the parking G's locks are released only
            then), so such a G must keep runnext against the ordinary readies
            of the G now running, or a hand-off chain through runnext would
-           keep it waiting until the starvation rule (10 ms); those go to the
-           back of the line instead, a second urgent one to its front. So do
-           all readies while a select waits behind the queued Gs
-           (goc__yield_to_queued). */
-        bool next = !atomic_load_explicit(&p->yielder, memory_order_relaxed), spawned = false;
+           keep it waiting until the starvation rule (10 ms). Those go to
+           the front of the line instead, to run right after it (at the back,
+           a run of timers that keeps coming would hold a hand-off for 10 ms
+           at each hop), and a second urgent one to the back (at the front,
+           such a run would starve the line). While a select waits behind
+           the queued Gs (goc__yield_to_queued), readies go behind it. */
+        bool next = !atomic_load_explicit(&p->yielder, memory_order_relaxed), front = false;
         goc__g *urgent = p->runnext_urgent;
         if (GOC_UNLIKELY(urgent != NULL)) {
             if (atomic_load_explicit(&p->runnext, memory_order_relaxed) != urgent)
                 p->runnext_urgent = urgent = NULL; /* taken since */
-            else if (m->in_timers)
-                next = false, spawned = true; /* the front of the line */
-            else
-                next = false;
+            else if (next)
+                next = false, front = !m->in_timers;
         }
         if (GOC_UNLIKELY(m->in_timers) && next)
             p->runnext_urgent = g;
-        if (runq_put(p, g, next, spawned) && (runq_long(p) || !p_quiet_owner(p)))
+        if (runq_put(p, g, next, front) && (runq_long(p) || !p_quiet_owner(p)))
             wakep();
         return;
     }
@@ -1244,8 +1244,8 @@ static void stopm(goc__m *m) {
         bool run = atomic_load(&goc__sched.running);
         int64_t until = run ? goc__timers_earliest() : INT64_MAX;
         atomic_store(&m->sleep_until, until);
-        if (run && goc__timers_earliest() < until)
-            continue;
+        if (run ? goc__timers_earliest() < until : atomic_load(&goc__sched.running))
+            continue; /* a timer came, or a run began (its wake saw no deadline yet) */
         if (atomic_load_explicit(&m->park, memory_order_acquire) != 0)
             break;
         bool expect = false;
@@ -2183,8 +2183,12 @@ int goc_run(int (*main_fn)(void *), void *arg) {
             break;
         usleep(100);
     }
-    for (int i = 0; i < atomic_load(&goc__sched.nallp); i++)
+    for (int i = 0; i < atomic_load(&goc__sched.nallp); i++) {
         goc__timers_drop(goc__sched.allp[i], abandoned_timer);
+        /* hints about Gs of the old run, which may never run again */
+        atomic_store_explicit(&goc__sched.allp[i]->yielder, NULL, memory_order_relaxed);
+        goc__sched.allp[i]->runnext_urgent = NULL;
+    }
     set_num_goroutines(atomic_load(&goc__sched.runq_size));
     atomic_store(&goc__sched.main_done, 0);
     atomic_store(&goc__sched.deadlock_checking, 0);
@@ -2201,6 +2205,12 @@ int goc_run(int (*main_fn)(void *), void *arg) {
        must not take it for a thread that could still wake someone. */
     goc__foreign_block_begin();
     startm(NULL, false);
+    /* Timers made before this run (between runs, idle Ms sleep with no
+       deadline): an idle M must wake for the earliest, or one on another
+       P than main's would wait until some M looked at that heap. */
+    int64_t earliest = goc__timers_earliest();
+    if (earliest != INT64_MAX)
+        goc__timers_wake(earliest);
     while (atomic_load_explicit(&goc__sched.main_done, memory_order_acquire) == 0)
         goc__futex_wait(&goc__sched.main_done, 0, -1);
     goc__foreign_block_end();

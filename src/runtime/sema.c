@@ -147,7 +147,8 @@ static void release(_Atomic uint32_t *addr, uint32_t n, bool handoff) {
         wake = next;
     }
     if (ticket && goc__curg())
-        goc_yield(); /* the woken G is in runnext: let it run now */
+        goc_yield(); /* the woken G is usually in runnext (not behind a timer-woken or
+                        yielding one): let it run now */
 }
 
 void goc__semrelease(_Atomic uint32_t *addr, bool handoff) {
