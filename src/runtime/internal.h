@@ -313,10 +313,6 @@ struct goc__p {
     _Atomic uint64_t runqw;
     _Atomic(goc__g *) runq[GOC_RUNQ_SIZE];
     _Atomic(goc__g *) runnext;      /* the G to run next (readied by the running G) */
-    goc__g *runnext_urgent;         /* owner only: runnext holds this G, readied by a timer,
-                                       while equal; an ordinary ready does not displace it */
-    _Atomic(goc__g *) yielder;      /* a select letting the queued Gs run first
-                                       (goc__yield_to_queued): readies go behind it */
     _Atomic uint32_t schedtick;     /* owner writes (relaxed); the deadlock check reads it */
     /* Stealing for this P (sched.c, runq_grab): its tick and clock at its
        last steal, whether that steal is yet to be judged, and, since a steal
@@ -362,6 +358,10 @@ struct goc__p {
        which fails once the P is gone (even if another M now blocks on it). */
     _Atomic uintptr_t psys;
     _Atomic int64_t sys_since;
+    goc__g *runnext_urgent;         /* owner only: runnext holds this G, readied by a timer,
+                                       while equal; an ordinary ready does not displace it */
+    _Atomic(goc__g *) yielder;      /* a select letting the queued Gs run first
+                                       (goc__yield_to_queued): readies go behind it */
 };
 
 struct goc__m {

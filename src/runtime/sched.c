@@ -2163,6 +2163,15 @@ static bool abandoned_timer(goc__timer *t) {
     return t->fn == parker_timeout && goc__parker_abandoned(t->arg);
 }
 
+/* Timers made before this run (between runs, idle Ms sleep with no
+   deadline): an idle M must wake for the earliest, or one on another P than
+   main's would wait until some M looked at that heap. */
+static __attribute__((noinline, cold)) void wake_for_early_timers(void) {
+    int64_t earliest = goc__timers_earliest();
+    if (earliest != INT64_MAX)
+        goc__timers_wake(earliest);
+}
+
 int goc_run(int (*main_fn)(void *), void *arg) {
     if (goc__curg())
         goc__fatal("goc_run called from a goroutine");
@@ -2205,12 +2214,7 @@ int goc_run(int (*main_fn)(void *), void *arg) {
        must not take it for a thread that could still wake someone. */
     goc__foreign_block_begin();
     startm(NULL, false);
-    /* Timers made before this run (between runs, idle Ms sleep with no
-       deadline): an idle M must wake for the earliest, or one on another
-       P than main's would wait until some M looked at that heap. */
-    int64_t earliest = goc__timers_earliest();
-    if (earliest != INT64_MAX)
-        goc__timers_wake(earliest);
+    wake_for_early_timers();
     while (atomic_load_explicit(&goc__sched.main_done, memory_order_acquire) == 0)
         goc__futex_wait(&goc__sched.main_done, 0, -1);
     goc__foreign_block_end();
