@@ -1635,6 +1635,38 @@ static void child_quit(void) {
     goc_run(quit_main, NULL);
 }
 
+/* Two SIGQUITs at once, caught on two threads: one dump, not two
+   interleaved (timeout -s QUIT sends two). */
+static void *quit_sender(void *arg) {
+    (void)arg;
+    kill(getpid(), SIGQUIT);
+    return NULL;
+}
+static int quit_twice_main(void *arg) {
+    (void)arg;
+    goc_wg_add(&dump_gate, 1);
+    goc_go(dump_waiter, NULL);
+    pthread_t a, b;
+    pthread_create(&a, NULL, quit_sender, NULL);
+    pthread_create(&b, NULL, quit_sender, NULL);
+    goc_sleep(10 * GOC_SECOND); /* the dump exits the process first */
+    return 0;
+}
+static void child_quit_twice(void) {
+    goc_run(quit_twice_main, NULL);
+}
+
+static void test_quit_twice(void) {
+    char *err = NULL;
+    int st = t_child("quit_twice", NULL, &err);
+    T_CHECK_EQ(st, 2);
+    int dumps = 0;
+    for (char *p = err; p && (p = strstr(p, "SIGQUIT: quit")); p++)
+        dumps++;
+    T_CHECK_EQ(dumps, 1);
+    free(err);
+}
+
 /* Spins for ever: the harness's watchdog must stop it with a dump. */
 static _Atomic int hang_never;
 static int hang_main(void *arg) {
@@ -1767,7 +1799,7 @@ static void test_misuse(void) {
 
 int main(int argc, char **argv) {
     static const t_case cases[] = {
-        T_CASE(test_idle_no_cpu),      T_CASE(test_go_before_run),      T_CASE(test_run_twice), T_CASE(test_run_after_yielders),        T_CASE(test_million_goroutines), T_CASE(test_million_parked),
+        T_CASE(test_idle_no_cpu), T_CASE(test_quit_twice),      T_CASE(test_go_before_run),      T_CASE(test_run_twice), T_CASE(test_run_after_yielders),        T_CASE(test_million_goroutines), T_CASE(test_million_parked),
         T_CASE(test_spawn_storm_one_p), T_CASE(test_fairness_respawn), T_CASE(test_fairness_chain), T_CASE(test_fairness_yielders), T_CASE(test_tree_depth_first), T_CASE(test_parallel_threads),   T_CASE(test_go_copy),
         T_CASE(test_pthread_waits_wg), T_CASE(test_sleep_parks),        T_CASE(test_many_sleepers),
         T_CASE(test_yield),            T_CASE(test_errno_preserved),    T_CASE(test_maxprocs_runtime), T_CASE(test_retired_timers), T_CASE(test_solo_then_grow), T_CASE(test_runnext_taken), T_CASE(test_short_ring_taken), T_CASE(test_errno_retired_yield), T_CASE(test_stack_reused_many_times), T_CASE(test_retired_queue), T_CASE(test_plain_thread_timed_wait), T_CASE(test_blocking_handoff),
@@ -1777,7 +1809,8 @@ int main(int argc, char **argv) {
     static const t_case children[] = {
         {"deadlock", child_deadlock}, {"deadlock_two", child_deadlock_two},
         {"negative_wg", child_negative_wg}, {"overflow", child_overflow}, {"room", child_room},
-        {"canary", child_canary}, {"quit", child_quit}, {"thread_exit_deadlock", child_thread_exit_deadlock},
+        {"canary", child_canary}, {"quit", child_quit}, {"quit_twice", child_quit_twice},
+        {"thread_exit_deadlock", child_thread_exit_deadlock},
         {"nil_go", child_nil_go}, {"blocking_end", child_blocking_end},
         {"dump_race", child_dump_race},
         {"blocking_end_thread", child_blocking_end_thread},

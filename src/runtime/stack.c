@@ -447,6 +447,12 @@ static void segv_handler(int sig, siginfo_t *si, void *uc) {
 
 static void quit_handler(int sig) {
     (void)sig;
+    /* One dump: a second SIGQUIT (timeout -s QUIT sends two, say), caught
+       on another thread meanwhile, waits here for the first to exit. */
+    static _Atomic int quitting;
+    if (atomic_exchange(&quitting, 1))
+        for (;;)
+            pause();
     static const char head[] = "SIGQUIT: quit\n\n";
     if (write(2, head, sizeof head - 1) < 0) {
     }
