@@ -1649,6 +1649,8 @@ static int quit_twice_main(void *arg) {
     pthread_t a, b;
     pthread_create(&a, NULL, quit_sender, NULL);
     pthread_create(&b, NULL, quit_sender, NULL);
+    pthread_detach(a); /* never joined: the dump ends the process */
+    pthread_detach(b);
     goc_sleep(10 * GOC_SECOND); /* the dump exits the process first */
     return 0;
 }

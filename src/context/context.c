@@ -96,17 +96,18 @@ static bool cancellable(const goc_ctx *c) {
 /* The closed channel that a context cancelled before anyone asked for its  */
 /* done channel hands out (Go's closedchan). Made once, never freed.         */
 
-static goc_chan *closed;
+static _Atomic(goc_chan *) closed; /* read without the once, to compare (ctx_unref) */
 static pthread_once_t closed_once = PTHREAD_ONCE_INIT;
 
 static void closed_init(void) {
-    closed = goc_chan_make(0, 0);
-    goc_chan_close(closed);
+    goc_chan *c = goc_chan_make(0, 0);
+    goc_chan_close(c);
+    atomic_store_explicit(&closed, c, memory_order_release);
 }
 
 static goc_chan *closed_chan(void) {
     pthread_once(&closed_once, closed_init);
-    return closed;
+    return atomic_load_explicit(&closed, memory_order_relaxed);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -269,7 +270,7 @@ static void ctx_unref(goc_ctx *c) {
             if (c->kind == CTX_TIMER)
                 goc__timer_del(&c->timer); /* its function may still be returning */
             goc_chan *done = atomic_load_explicit(&c->done, memory_order_relaxed);
-            if (done && done != closed)
+            if (done && done != atomic_load_explicit(&closed, memory_order_acquire))
                 goc_chan_free(done);
         }
         free(c);

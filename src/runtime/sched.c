@@ -874,37 +874,45 @@ static void globrunq_put_wake(goc__g *g) {
         wakep();
 }
 
+/* Puts g, made runnable (readied, or spawned) by m on its P p, in p's
+   queue: runnext as a rule, the old occupant going to the ring. Returns
+   runq_put's answer (more queued than runnext).
+   What due timers make runnable is urgent: Go runs due timers just before
+   it picks the next G, so what they ready or start goes first. Here they
+   run just after the pick (the parking G's locks are released only then),
+   so such a G must keep runnext against what the G now running readies or
+   starts, or a hand-off chain through runnext would keep it waiting until
+   the starvation rule (10 ms). Those go to the front of the line instead,
+   to run right after it (at the back, a run of timers that keeps coming
+   would hold a hand-off for 10 ms at each hop), and a second urgent one to
+   the back (at the front, such a run would starve the line). While a
+   select waits behind the queued Gs (goc__yield_to_queued), everything
+   goes behind it. */
+static inline bool put_local(goc__m *m, goc__p *p, goc__g *g, bool spawned) {
+    bool yielding = atomic_load_explicit(&p->yielder, memory_order_relaxed) != NULL;
+    bool next = !yielding, front = spawned && !yielding;
+    goc__g *urgent = p->runnext_urgent;
+    if (GOC_UNLIKELY(urgent != NULL)) {
+        if (atomic_load_explicit(&p->runnext, memory_order_relaxed) != urgent)
+            p->runnext_urgent = urgent = NULL; /* taken since */
+        else if (next)
+            next = false, front = true;
+    }
+    if (GOC_UNLIKELY(m->in_timers) && next)
+        p->runnext_urgent = g;
+    return runq_put(p, g, next, front);
+}
+
 /* Queues g, just made runnable, where the caller runs. */
 static void queue_readied(goc__g *g) {
     goc__m *m = goc__getm();
     goc__p *p = goc__own_p(m);
     if (p) {
-        /* The readied G goes in runnext. Another M is woken only when this
-           P has more queued than that one G: a G that readies another and
-           then blocks (a channel hand-off) lets it run here at once, and
-           sysmon wakes an M if this P keeps both waiting.
-           Readied by a timer, it is urgent: Go runs due timers just before
-           it picks the next G, so what they ready goes first. Here they run
-           just after the pick (the parking G's locks are released only
-           then), so such a G must keep runnext against the ordinary readies
-           of the G now running, or a hand-off chain through runnext would
-           keep it waiting until the starvation rule (10 ms). Those go to
-           the front of the line instead, to run right after it (at the back,
-           a run of timers that keeps coming would hold a hand-off for 10 ms
-           at each hop), and a second urgent one to the back (at the front,
-           such a run would starve the line). While a select waits behind
-           the queued Gs (goc__yield_to_queued), readies go behind it. */
-        bool next = !atomic_load_explicit(&p->yielder, memory_order_relaxed), front = false;
-        goc__g *urgent = p->runnext_urgent;
-        if (GOC_UNLIKELY(urgent != NULL)) {
-            if (atomic_load_explicit(&p->runnext, memory_order_relaxed) != urgent)
-                p->runnext_urgent = urgent = NULL; /* taken since */
-            else if (next)
-                next = false, front = !m->in_timers;
-        }
-        if (GOC_UNLIKELY(m->in_timers) && next)
-            p->runnext_urgent = g;
-        if (runq_put(p, g, next, front) && (runq_long(p) || !p_quiet_owner(p)))
+        /* Another M is woken only when this P has more queued than the one
+           G in runnext: a G that readies another and then blocks (a channel
+           hand-off) lets it run here at once, and sysmon wakes an M if this
+           P keeps both waiting. */
+        if (put_local(m, p, g, false) && (runq_long(p) || !p_quiet_owner(p)))
             wakep();
         return;
     }
@@ -1779,7 +1787,7 @@ static void spawn(goc__g *g) {
     goc__p *p = goc__own_p(m);
     if (p) {
         uint32_t before = RQ_HEAD(atomic_load_explicit(&p->runqw, memory_order_relaxed));
-        runq_put(p, g, true, true);
+        put_local(m, p, g, true);
         wakep();
         /* half the ring left it during our put: it overflowed (or a thief
            took half): either way, a long queue */
