@@ -874,29 +874,29 @@ static void globrunq_put_wake(goc__g *g) {
         wakep();
 }
 
-/* Puts g, made runnable (readied, or spawned) by m on its P p, in p's
-   queue: runnext as a rule, the old occupant going to the ring. Returns
-   runq_put's answer (more queued than runnext).
-   What due timers make runnable is urgent: Go runs due timers just before
-   it picks the next G, so what they ready or start goes first. Here they
-   run just after the pick (the parking G's locks are released only then),
-   so such a G must keep runnext against what the G now running readies or
-   starts, or a hand-off chain through runnext would keep it waiting until
-   the starvation rule (10 ms). Those go to the front of the line instead,
-   to run right after it (at the back, a run of timers that keeps coming
-   would hold a hand-off for 10 ms at each hop), and a second urgent one to
-   the back (at the front, such a run would starve the line). While a
-   select waits behind the queued Gs (goc__yield_to_queued), everything
-   goes behind it. */
-static inline bool put_local(goc__m *m, goc__p *p, goc__g *g, bool spawned) {
-    bool yielding = atomic_load_explicit(&p->yielder, memory_order_relaxed) != NULL;
-    bool next = !yielding, front = spawned && !yielding;
+/* Puts g, readied by m on its P p, in p's queue: runnext as a rule, the
+   old occupant going to the ring. Returns runq_put's answer (more queued
+   than runnext).
+   What due timers ready is urgent: Go runs due timers just before it picks
+   the next G, so what they ready goes first. Here they run just after the
+   pick (the parking G's locks are released only then), so such a G must
+   keep runnext against what the G now running readies, or a hand-off chain
+   through runnext would keep it waiting until the starvation rule (10 ms).
+   Those go to the front of the line instead, to run right after it (at the
+   back, a run of timers that keeps coming would hold a hand-off for 10 ms
+   at each hop), and a second urgent one to the back (at the front, such a
+   run would starve the line). What timers start (a context's cancellation,
+   an AfterFunc) is not urgent: making it so, with the second urgent one in
+   front, slowed kvpurge's TSan test fourfold. While a select waits behind
+   the queued Gs (goc__yield_to_queued), readies go behind it. */
+static inline bool put_local(goc__m *m, goc__p *p, goc__g *g) {
+    bool next = atomic_load_explicit(&p->yielder, memory_order_relaxed) == NULL, front = false;
     goc__g *urgent = p->runnext_urgent;
     if (GOC_UNLIKELY(urgent != NULL)) {
         if (atomic_load_explicit(&p->runnext, memory_order_relaxed) != urgent)
             p->runnext_urgent = urgent = NULL; /* taken since */
         else if (next)
-            next = false, front = true;
+            next = false, front = !m->in_timers;
     }
     if (GOC_UNLIKELY(m->in_timers) && next)
         p->runnext_urgent = g;
@@ -912,7 +912,7 @@ static void queue_readied(goc__g *g) {
            G in runnext: a G that readies another and then blocks (a channel
            hand-off) lets it run here at once, and sysmon wakes an M if this
            P keeps both waiting. */
-        if (put_local(m, p, g, false) && (runq_long(p) || !p_quiet_owner(p)))
+        if (put_local(m, p, g) && (runq_long(p) || !p_quiet_owner(p)))
             wakep();
         return;
     }
@@ -1787,7 +1787,7 @@ static void spawn(goc__g *g) {
     goc__p *p = goc__own_p(m);
     if (p) {
         uint32_t before = RQ_HEAD(atomic_load_explicit(&p->runqw, memory_order_relaxed));
-        put_local(m, p, g, true);
+        runq_put(p, g, true, true);
         wakep();
         /* half the ring left it during our put: it overflowed (or a thief
            took half): either way, a long queue */
