@@ -1647,10 +1647,12 @@ static int quit_twice_main(void *arg) {
     goc_wg_add(&dump_gate, 1);
     goc_go(dump_waiter, NULL);
     pthread_t a, b;
-    pthread_create(&a, NULL, quit_sender, NULL);
-    pthread_create(&b, NULL, quit_sender, NULL);
-    pthread_detach(a); /* never joined: the dump ends the process */
-    pthread_detach(b);
+    pthread_attr_t attr; /* detached from the start: never joined, the dump ends the process */
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_create(&a, &attr, quit_sender, NULL);
+    pthread_create(&b, &attr, quit_sender, NULL);
+    pthread_attr_destroy(&attr);
     goc_sleep(10 * GOC_SECOND); /* the dump exits the process first */
     return 0;
 }
