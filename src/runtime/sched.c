@@ -238,9 +238,23 @@ static goc__g *globrunq_pop(void) {
     return g;
 }
 
+/* Drops the Gs of runs that have ended; keeps those of the current epoch
+   (started since main returned, the next run's), in order. */
 static void globrunq_clear(void) {
+    uint32_t e = atomic_load(&goc__sched.epoch);
+    uint32_t size = globrunq_size(), kept = 0;
+    goc__g **keep = size ? malloc(size * sizeof *keep) : NULL;
+    if (size && !keep)
+        goc__fatal_nodump("out of memory clearing the global run queue");
+    for (uint32_t i = 0; i < size; i++) {
+        goc__g *g = globrunq_pop();
+        if (g->epoch == e)
+            keep[kept++] = g;
+    }
     goc__sched.runq_first = 0;
-    atomic_store(&goc__sched.runq_size, 0);
+    if (kept)
+        globrunq_putbatch(keep, kept);
+    free(keep);
 }
 
 static bool runq_put_tail(goc__p *p, goc__g *g);
@@ -1218,8 +1232,15 @@ static void drop_p_for_epoch(goc__m *m) {
         goc__lock_release(&goc__sched.lock);
         retire_timers(p);
     } else {
-        while (runq_get(p)) {
-        } /* abandoned, as when a Go program's main returns */
+        /* abandoned, as when a Go program's main returns; but a G started
+           since then (a timer's function run here after main returned) is
+           the next run's: it goes to the global queue */
+        uint32_t e = atomic_load(&goc__sched.epoch);
+        goc__lock_acquire(&goc__sched.lock);
+        while ((g = runq_get(p)))
+            if (g->epoch == e)
+                globrunq_put(g);
+        goc__lock_release(&goc__sched.lock);
     }
     goc__lock_acquire(&goc__sched.lock);
     m->p = NULL;
