@@ -6,7 +6,10 @@
  *   of its ring first (depth first: trees of goroutines stay small), while
  *   readied and yielding Gs queue at the head and take turns in FIFO order,
  *   and when the G first in line has waited 10 ms, runnext goes to the back
- *   of the line (see find_local). Thieves take the oldest half. A locked
+ *   of the line (see find_local). A G that due timers ready keeps runnext
+ *   against the running G's readies (put_local), since timers run just
+ *   after a pick where Go runs them just before. Thieves take the oldest
+ *   half. A locked
  *   global queue takes overflow and goroutines started from plain threads;
  *   it is checked every 61 ticks.
  * - An M with no work steals half of a random victim's ring (runnext
@@ -26,7 +29,12 @@
  *   goc does not know of rule a deadlock out).
  * - A goroutine of a goc_run that has returned (an older epoch) is
  *   abandoned: it is never made ready again, a yield drops it, a channel
- *   drops its waiters, and the next goc_run drops its sleep timers.
+ *   drops its waiters, the next goc_run drops its sleep timers, and its
+ *   descriptor waits no longer count (per-epoch counts). A G started after
+ *   main returned has the new epoch and is kept for the next run.
+ * - Between runs no M runs timers (idle Ms sleep with no deadline; a run
+ *   wakes one for the earliest); a plain thread that blocks while no run
+ *   runs fires them itself (run_timers_unscheduled).
  *
  * Invariants:
  * - A G runs on at most one M; an M runs Gs only while it holds a P (a G
@@ -242,19 +250,13 @@ static goc__g *globrunq_pop(void) {
    (started since main returned, the next run's), in order. */
 static void globrunq_clear(void) {
     uint32_t e = atomic_load(&goc__sched.epoch);
-    uint32_t size = globrunq_size(), kept = 0;
-    goc__g **keep = size ? malloc(size * sizeof *keep) : NULL;
-    if (size && !keep)
-        goc__fatal_nodump("out of memory clearing the global run queue");
-    for (uint32_t i = 0; i < size; i++) {
+    /* each G once round the ring: a kept one goes back at the tail (the
+       queue only shrinks, so it never grows the ring) */
+    for (uint32_t n = globrunq_size(); n > 0; n--) {
         goc__g *g = globrunq_pop();
         if (g->epoch == e)
-            keep[kept++] = g;
+            globrunq_put(g);
     }
-    goc__sched.runq_first = 0;
-    if (kept)
-        globrunq_putbatch(keep, kept);
-    free(keep);
 }
 
 static bool runq_put_tail(goc__p *p, goc__g *g);
@@ -1223,25 +1225,19 @@ static void retire_timers(goc__p *p) {
 static void drop_p_for_epoch(goc__m *m) {
     goc__p *p = m->p;
     bool retired = atomic_load(&goc__sched.running) && p->id >= atomic_load(&goc__sched.gomaxprocs);
+    /* A retired P's Gs go to the global queue (its timers to P 0). After a
+       run, its Gs are abandoned, as when a Go program's main returns; but
+       a G started since then (a timer's function run here after main
+       returned) is the next run's: it goes to the global queue too. */
+    uint32_t e = atomic_load(&goc__sched.epoch);
     goc__g *g;
-    if (retired) {
-        /* its Gs go to the global queue, its timers to P 0 */
-        goc__lock_acquire(&goc__sched.lock);
-        while ((g = runq_get(p)))
+    goc__lock_acquire(&goc__sched.lock);
+    while ((g = runq_get(p)))
+        if (retired || g->epoch == e)
             globrunq_put(g);
-        goc__lock_release(&goc__sched.lock);
+    goc__lock_release(&goc__sched.lock);
+    if (retired)
         retire_timers(p);
-    } else {
-        /* abandoned, as when a Go program's main returns; but a G started
-           since then (a timer's function run here after main returned) is
-           the next run's: it goes to the global queue */
-        uint32_t e = atomic_load(&goc__sched.epoch);
-        goc__lock_acquire(&goc__sched.lock);
-        while ((g = runq_get(p)))
-            if (g->epoch == e)
-                globrunq_put(g);
-        goc__lock_release(&goc__sched.lock);
-    }
     goc__lock_acquire(&goc__sched.lock);
     m->p = NULL;
     pidleput(p);
@@ -1618,8 +1614,9 @@ bool goc__yield_to_queued(void) {
     /* While g waits behind what is queued, the readies of those Gs go to
        the back of the line too, not to runnext: a hand-off chain through
        runnext would otherwise keep g waiting until the starvation rule
-       (10 ms), timeouts and all. Cleared when g runs again (relaxed: a
-       hint; g may resume on another P, whose owner then clears it). */
+       (10 ms), timeouts and all. g clears it when it runs again, on the P
+       it set it on, unless a later yielder replaced it (relaxed: a hint;
+       goc_run clears what an abandoned yielder left). */
     goc__g *g = m->curg;
     goc__p *p = m->p;
     atomic_store_explicit(&p->yielder, g, memory_order_relaxed);

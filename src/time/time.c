@@ -29,8 +29,9 @@
  * Invariants (channel timers):
  * - armed: a value will be produced at when. inheap: the runtime timer was
  *   added and neither deleted nor (one-shot) run yet; it implies armed.
- * - inheap is set only while blocked > 0; when blocked drops to 0, unblock
- *   deletes the runtime timer; and blocked > 0 && armed implies inheap once
+ * - inheap is set only while blocked > 0; the last receiver out deletes the
+ *   runtime timer before it uncounts itself (free waits for blocked to be 0,
+ *   then takes t->lock); and blocked > 0 && armed implies inheap once
  *   the operation that changed either (block, unblock, reset) has returned.
  * - due (read without locks by poll) is when if armed && !inheap, else
  *   INT64_MAX. While inheap, the heap alone delivers.
