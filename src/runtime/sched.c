@@ -1325,7 +1325,7 @@ static void stopm(goc__m *m) {
                of CPU from the busy Ms (W9). Whoever makes a P idle with
                timers pending sleeps with their deadline: an M that gives
                up its P enters stopm, and sysmon idles a P only without
-               timers. */
+               timers (otherwise it hands the P to an M). */
             atomic_store(&m->park, 0);
             m->link = goc__sched.midle;
             goc__sched.midle = m;
@@ -2358,17 +2358,14 @@ static void retake(void) {
         /* p is ours now: its old M will not touch it again. */
         p->m = NULL;
         goc__lock_acquire(&goc__sched.lock);
+        /* Any P's timers count: an idle M that found every P busy when a
+           timer came due sleeps without a deadline (stopm), and a P handed
+           over by startm reaches it through park, which no race loses. */
         bool work = !runq_empty(p) || atomic_load(&goc__sched.runq_size) > 0 ||
-                    atomic_load(&p->timer0) != INT64_MAX;
+                    goc__timers_earliest() != INT64_MAX;
         if (!work) {
             pidleput(p);
             goc__lock_release(&goc__sched.lock);
-            /* An idle M that found every P busy when a timer came due
-               sleeps without a deadline (stopm): it may run the busy Ps'
-               timers here now. */
-            int64_t e = goc__timers_earliest();
-            if (e != INT64_MAX)
-                goc__timers_wake(e);
             continue;
         }
         goc__lock_release(&goc__sched.lock);
