@@ -78,6 +78,7 @@ static struct slab {
     size_t slot;
 } slabs[2];
 static bool guard_regions;          /* the kernel has MADV_GUARD_INSTALL */
+static _Atomic bool unguarded_made; /* an unguarded slab exists (read by the SIGSEGV handler) */
 
 static size_t round_page(size_t n) {
     return (n + page_size - 1) & ~(page_size - 1);
@@ -196,6 +197,8 @@ static char *slab_carve(size_t slot, bool guarded) {
         sl->next = s + slot;
         sl->end = s + len;
         sl->slot = slot;
+        if (!guarded)
+            atomic_store_explicit(&unguarded_made, true, memory_order_relaxed);
     }
     char *lo = sl->next;
     sl->next += slot;
@@ -426,7 +429,7 @@ static void segv_handler(int sig, siginfo_t *si, void *uc) {
        (a recursion that never switches), trampling the stacks and G records
        there, and this fault may be its doing: give its own fault, which
        reports the overflow and exits, time to come first. */
-    if (*(char *volatile *)&slabs[0].next) { /* racy on purpose: a hint */
+    if (atomic_load_explicit(&unguarded_made, memory_order_relaxed)) {
         struct timespec ts = {1, 0};
         nanosleep(&ts, NULL);
     }
