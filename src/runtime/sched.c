@@ -2100,15 +2100,21 @@ static void runtime_init_once(void) {
     if (pthread_create(&t, &attr, sysmon_main, NULL) != 0)
         goc__fatal_nodump("cannot start the sysmon thread");
     pthread_attr_destroy(&attr);
-    /* Under TSan counted after the first thread is made: TSan starts its
-       helper then. Not counted: this thread and sysmon. */
+    /* Not counted: this thread and sysmon. */
     long now = count_threads();
     base_threads = now > 2 ? now - 2 : 0;
-#if !GOC_TSAN
-    /* those from load time, at most those alive now (some may have exited) */
-    if (load_threads >= 0 && load_threads < base_threads)
-        base_threads = load_threads;
+    /* Those from load time, at most those alive now (some may have exited).
+       Under TSan, also its helper, which its first pthread_create starts
+       (sysmon's at the latest): counted after sysmon's, so it exists. A
+       thread the program made before goc started is a potential waker,
+       under TSan too. */
+    long from_load = load_threads;
+#if GOC_TSAN
+    if (from_load >= 0)
+        from_load++;
 #endif
+    if (from_load >= 0 && from_load < base_threads)
+        base_threads = from_load;
 }
 
 void goc__runtime_init(void) {
