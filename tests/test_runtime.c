@@ -1444,11 +1444,8 @@ static int pre_thread_main(void *arg) {
     return sum == 10 ? 0 : 1;
 }
 static void child_pre_thread(void) {
-#if defined(T_TSAN)
-    /* Under TSan, threads from before goc starts are taken for TSan's own
-       (src/runtime/sched.c): start it first. */
-    goc_maxprocs(0);
-#endif
+    /* The thread is the process's first (under TSan, its helper starts
+       with it): goc starts only in goc_run. */
     pre_ch = goc_chan_of(int, 16);
     pthread_t t;
     pthread_create(&t, NULL, pre_thread_fn, NULL);
