@@ -405,6 +405,21 @@ static void fault_fp_pc(void *uc, uintptr_t *fp, uintptr_t *pc) {
 
 #define OVERFLOW_SP_REACH (64 << 20) /* how far below its stack a goroutine's sp may have run */
 
+/* A goroutine running on some M whose canary is broken, or NULL. Read
+   through the Ps (never through G records, which an overflow below its
+   stack may have trampled), racily: a hint from a signal handler. */
+GOC_NO_TSAN static goc__g *overflowing_g(void) {
+    int n = atomic_load_explicit(&goc__sched.nallp, memory_order_relaxed);
+    for (int i = 0; i < n; i++) {
+        goc__p *p = goc__sched.allp[i];
+        goc__m *m = p ? *(goc__m *volatile *)&p->m : NULL;
+        goc__g *g = m ? *(goc__g *volatile *)&m->curg : NULL;
+        if (g && g->from_slab && !canary_ok(g))
+            return g;
+    }
+    return NULL;
+}
+
 static void segv_handler(int sig, siginfo_t *si, void *uc) {
     goc__m *m = goc__getm();
     goc__g *g = m ? m->curg : NULL;
@@ -427,11 +442,17 @@ static void segv_handler(int sig, siginfo_t *si, void *uc) {
     /* Not this thread's goroutine. But a goroutine on another thread may
        be running down through the unguarded slab stacks below its own
        (a recursion that never switches), trampling the stacks and G records
-       there, and this fault may be its doing: give its own fault, which
-       reports the overflow and exits, time to come first. */
+       there, and this fault may be its doing (a walk of the goroutine list
+       through a trampled record): its canary broke first, so report it from
+       here. Else give its own fault time to come first. */
+    goc__g *o = overflowing_g();
+    if (o)
+        report_overflow(o, "canary overwritten", false, 0, 0);
     if (atomic_load_explicit(&unguarded_made, memory_order_relaxed)) {
         struct timespec ts = {1, 0};
         nanosleep(&ts, NULL);
+        if ((o = overflowing_g()))
+            report_overflow(o, "canary overwritten", false, 0, 0);
     }
     /* Not ours: hand it to whoever had the signal before (a sanitizer), or
        let the default action happen (a core dump, as usual). */
