@@ -4,7 +4,7 @@
  *   	name "worker"
  *   	0x55d0c2a1b2c3 worker_loop+0x43 (./prog)
  *   	...
- *   created by goroutine 1
+ *   created by main_fn in goroutine 1
  *   	prog.c:42
  *
  * Backtraces follow frame pointers (goc builds with -fno-omit-frame-pointer;
@@ -129,6 +129,16 @@ static const char *exe_symbol(uintptr_t pc, uintptr_t *start) {
     return NULL;
 }
 
+/* The name of the function that return address pc is in, or NULL. */
+static const char *pc_symbol(uintptr_t pc) {
+    Dl_info info;
+    uintptr_t start;
+    const char *name = exe_symbol(pc - 1, &start);
+    if (!name && dladdr((void *)(pc - 1), &info) && info.dli_sname)
+        name = info.dli_sname;
+    return name;
+}
+
 static void print_pc(FILE *out, uintptr_t pc) {
     Dl_info info;
     uintptr_t start;
@@ -217,10 +227,23 @@ GOC_NO_TSAN static void dump_g(FILE *out, goc__g *g, goc__g *self, int64_t now, 
     } else if (st == G_WAITING || st == G_RUNNABLE) {
         backtrace_parked(out, g);
     }
-    if (g->parent_id || g->file) {
-        fprintf(out, "created by goroutine %llu\n", (unsigned long long)g->parent_id);
+    if (g->parent_id || g->file || g->created_pc) {
+        /* Go's "created by main.main in goroutine 1": the function whose
+           call started it, then where (the go() macro's file:line, else
+           the call's address) */
+        const char *by = g->created_pc ? pc_symbol(g->created_pc) : NULL;
+        fprintf(out, "created by");
+        if (by)
+            fprintf(out, " %s", by);
+        if (g->parent_id)
+            fprintf(out, " in goroutine %llu", (unsigned long long)g->parent_id);
+        else if (!by)
+            fprintf(out, " a plain thread");
+        fputc('\n', out);
         if (g->file)
             fprintf(out, "\t%s:%d\n", g->file, g->line);
+        else if (g->created_pc)
+            print_pc(out, g->created_pc);
     }
     fputc('\n', out);
 }

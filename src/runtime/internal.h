@@ -295,6 +295,7 @@ struct goc__g {
     const char *file;
     int line;
     uint64_t parent_id;
+    uintptr_t created_pc;           /* return address into the function that started it (dumps) */
     int locked_blocking;            /* depth of goc_blocking_begin/end nesting */
     char name[GOC_G_NAME_MAX];
     unsigned valgrind_id;

@@ -1739,7 +1739,7 @@ static uint64_t new_goid(goc__p *p) {
 }
 
 static goc__g *newproc(void (*fn)(void *), void *arg, const goc_go_options *opts,
-                       const void *copy, size_t copy_size) {
+                       const void *copy, size_t copy_size, uintptr_t created_pc) {
     goc__runtime_init();
     goc__m *m = goc__getm();
     goc__p *p = goc__own_p(m); /* not m->p: a blocking section may have lent it away */
@@ -1785,6 +1785,7 @@ static goc__g *newproc(void (*fn)(void *), void *arg, const goc_go_options *opts
     }
     goc__g *cur = m ? m->curg : NULL;
     g->parent_id = cur ? cur->id : 0;
+    g->created_pc = created_pc;
     g->locked_blocking = 0;
     g->is_main = false;
     g->id = new_goid(p);
@@ -1831,16 +1832,20 @@ static void spawn(goc__g *g) {
     globrunq_put_wake(g);
 }
 
+/* Each records its return address: the dump names the function that
+   started the goroutine ("created by main_fn in goroutine 1"), as Go's. */
+#define CALLER_PC ((uintptr_t)__builtin_return_address(0))
+
 void goc_go(void (*fn)(void *), void *arg) {
-    spawn(newproc(fn, arg, NULL, NULL, 0));
+    spawn(newproc(fn, arg, NULL, NULL, 0, CALLER_PC));
 }
 
 void goc_go_opts(void (*fn)(void *), void *arg, const goc_go_options *opts) {
-    spawn(newproc(fn, arg, opts, NULL, 0));
+    spawn(newproc(fn, arg, opts, NULL, 0, CALLER_PC));
 }
 
 void goc_go_copy(void (*fn)(void *), const void *arg, size_t size) {
-    spawn(newproc(fn, NULL, NULL, arg, size));
+    spawn(newproc(fn, NULL, NULL, arg, size, CALLER_PC));
 }
 
 /* ------------------------------------------------------------------------ */
@@ -2248,7 +2253,7 @@ int goc_run(int (*main_fn)(void *), void *arg) {
     atomic_store(&goc__sched.deadlock_checking, 0);
 
     struct main_args ma = {main_fn, arg};
-    goc__g *g = newproc(main_trampoline, &ma, &(goc_go_options){.name = "main"}, NULL, 0);
+    goc__g *g = newproc(main_trampoline, &ma, &(goc_go_options){.name = "main"}, NULL, 0, 0);
     g->is_main = true;
     g->id = 1; /* as Go's main goroutine, in every run (see new_goid) */
     /* the main goroutine runs first, as in Go */
