@@ -136,7 +136,7 @@ static const char *pc_symbol(uintptr_t pc) {
     const char *name = exe_symbol(pc - 1, &start);
     if (!name && dladdr((void *)(pc - 1), &info) && info.dli_sname)
         name = info.dli_sname;
-    return name;
+    return name && *name ? name : NULL;
 }
 
 static void print_pc(FILE *out, uintptr_t pc) {
@@ -232,13 +232,9 @@ GOC_NO_TSAN static void dump_g(FILE *out, goc__g *g, goc__g *self, int64_t now, 
            call started it, then where (the go() macro's file:line, else
            the call's address) */
         const char *by = g->created_pc ? pc_symbol(g->created_pc) : NULL;
-        fprintf(out, "created by");
-        if (by)
-            fprintf(out, " %s", by);
+        fprintf(out, "created by %s", by ? by : "??"); /* "??": a stripped binary */
         if (g->parent_id)
             fprintf(out, " in goroutine %llu", (unsigned long long)g->parent_id);
-        else if (!by)
-            fprintf(out, " a plain thread");
         fputc('\n', out);
         if (g->file)
             fprintf(out, "\t%s:%d\n", g->file, g->line);

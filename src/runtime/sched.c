@@ -1399,9 +1399,35 @@ static long count_threads(void) {
 }
 
 /* Counted when goc is loaded, before main runs, in the loading thread. */
+#if GOC_TSAN
+/* TSan starts a helper thread at the first pthread_create, which may come
+   before this constructor (another constructor's thread) or after: start
+   one here, held until the count is taken, so that the helper is counted
+   with the threads from load time exactly once. */
+static pthread_mutex_t load_hold = PTHREAD_MUTEX_INITIALIZER;
+static void *load_probe(void *arg) {
+    (void)arg;
+    pthread_mutex_lock(&load_hold);
+    pthread_mutex_unlock(&load_hold);
+    return NULL;
+}
+#endif
+
 __attribute__((constructor)) static void count_load_threads(void) {
+    long others = 1; /* this thread */
+#if GOC_TSAN
+    pthread_t probe;
+    pthread_mutex_lock(&load_hold);
+    bool probing = pthread_create(&probe, NULL, load_probe, NULL) == 0;
+    others += probing;
+#endif
     long n = count_threads();
-    load_threads = n > 0 ? n - 1 : 0;
+    load_threads = n > others ? n - others : 0;
+#if GOC_TSAN
+    pthread_mutex_unlock(&load_hold);
+    if (probing)
+        pthread_join(probe, NULL);
+#endif
 }
 
 /* Whether the process has threads goc does not know of: a pthread that has
@@ -1833,18 +1859,22 @@ static void spawn(goc__g *g) {
 }
 
 /* Each records its return address: the dump names the function that
-   started the goroutine ("created by main_fn in goroutine 1"), as Go's. */
+   started the goroutine ("created by main_fn in goroutine 1"), as Go's.
+   Never inlined (LTO would put them in goc_wg_go and the timers' starters,
+   whose callers would then be named). A caller that ends in a tail call
+   to them is named as its own caller: the go() macro's file:line is exact. */
 #define CALLER_PC ((uintptr_t)__builtin_return_address(0))
 
-void goc_go(void (*fn)(void *), void *arg) {
+__attribute__((noinline)) void goc_go(void (*fn)(void *), void *arg) {
     spawn(newproc(fn, arg, NULL, NULL, 0, CALLER_PC));
 }
 
-void goc_go_opts(void (*fn)(void *), void *arg, const goc_go_options *opts) {
+__attribute__((noinline)) void goc_go_opts(void (*fn)(void *), void *arg,
+                                           const goc_go_options *opts) {
     spawn(newproc(fn, arg, opts, NULL, 0, CALLER_PC));
 }
 
-void goc_go_copy(void (*fn)(void *), const void *arg, size_t size) {
+__attribute__((noinline)) void goc_go_copy(void (*fn)(void *), const void *arg, size_t size) {
     spawn(newproc(fn, NULL, NULL, arg, size, CALLER_PC));
 }
 
@@ -2108,18 +2138,11 @@ static void runtime_init_once(void) {
     /* Not counted: this thread and sysmon. */
     long now = count_threads();
     base_threads = now > 2 ? now - 2 : 0;
-    /* Those from load time, at most those alive now (some may have exited).
-       Under TSan, also its helper, which its first pthread_create starts
-       (sysmon's at the latest): counted after sysmon's, so it exists. A
-       thread the program made before goc started is a potential waker,
-       under TSan too. */
-    long from_load = load_threads;
-#if GOC_TSAN
-    if (from_load >= 0)
-        from_load++;
-#endif
-    if (from_load >= 0 && from_load < base_threads)
-        base_threads = from_load;
+    /* Those from load time (under TSan, its helper among them), at most
+       those alive now (some may have exited). A thread the program made
+       before goc started is a potential waker. */
+    if (load_threads >= 0 && load_threads < base_threads)
+        base_threads = load_threads;
 }
 
 void goc__runtime_init(void) {

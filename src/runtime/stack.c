@@ -405,16 +405,31 @@ static void fault_fp_pc(void *uc, uintptr_t *fp, uintptr_t *pc) {
 
 #define OVERFLOW_SP_REACH (64 << 20) /* how far below its stack a goroutine's sp may have run */
 
-/* A goroutine running on some M whose canary is broken, or NULL. Read
-   through the Ps (never through G records, which an overflow below its
-   stack may have trampled), racily: a hint from a signal handler. */
+/* A goroutine running on some M whose canary is broken, or NULL. Found
+   through the Ps, racily (a hint, from a signal handler). The G records
+   are read with care: the overflow may have trampled those of the
+   goroutines below it, some of them running too; one counts only if its
+   own fields place it at the top of an unguarded slab slot, so that its
+   canary is mapped memory to read. */
 GOC_NO_TSAN static goc__g *overflowing_g(void) {
+    size_t rec = (sizeof(goc__g) + 63) & ~(size_t)63;
+    size_t size = goc__sched.default_stack;
+    if (!page_size || size < page_size + CANARY_BYTES + rec)
+        return NULL;
+    uintptr_t span = size - page_size - CANARY_BYTES - rec; /* slab_g's g - stack_lo */
     int n = atomic_load_explicit(&goc__sched.nallp, memory_order_relaxed);
     for (int i = 0; i < n; i++) {
         goc__p *p = goc__sched.allp[i];
         goc__m *m = p ? *(goc__m *volatile *)&p->m : NULL;
         goc__g *g = m ? *(goc__g *volatile *)&m->curg : NULL;
-        if (g && g->from_slab && !canary_ok(g))
+        if (!g)
+            continue;
+        unsigned char from_slab = *(volatile unsigned char *)&g->from_slab;
+        char *lo = *(char *volatile *)&g->stack_lo;
+        size_t gsize = *(volatile size_t *)&g->stack_size;
+        if (from_slab != 1 || gsize != size || (uintptr_t)g - (uintptr_t)lo != span)
+            continue; /* guarded, odd-size, or a trampled record */
+        if (!canary_ok(g))
             return g;
     }
     return NULL;
