@@ -1596,6 +1596,62 @@ static void child_overflow(void) {
     goc_run(overflow_main, NULL);
 }
 
+/* Without guards, an overflow runs down through the stack below, here that
+   of a goroutine running on another P, over its G record; then a plain
+   thread faults (any fault elsewhere, such as one caused by the trampled
+   records). The fault that comes first must still report the overflowing
+   goroutine: its handler once read the trampled record and died of a
+   second SIGSEGV (status 139). Slots are carved upward: main, "below",
+   then "deep", just above it. */
+static char *volatile below_local;
+static _Atomic int below_ready, below_trampled, elsewhere_faulted;
+static void below_fn(void *arg) {
+    (void)arg;
+    volatile char x = 0;
+    below_local = (char *)&x;
+    atomic_store(&below_ready, 1);
+    for (;;) {
+    }
+}
+__attribute__((noinline)) static int trample(int n) {
+    volatile char buf[1024];
+    memset((char *)buf, 0x41, sizeof buf);
+    if ((char *)buf < below_local - 2048 && !atomic_load(&below_trampled)) {
+        atomic_store(&below_trampled, 1);
+        while (!atomic_load(&elsewhere_faulted)) {
+        }
+        for (volatile long i = 0; i < 20000000; i++) { /* the other fault's handler runs first */
+        }
+    }
+    return n == 0 ? buf[0] : trample(n - 1) + buf[5];
+}
+static void deep_fn(void *arg) {
+    (void)arg;
+    while (!atomic_load(&below_ready)) {
+    }
+    trample(1 << 20);
+}
+static void *elsewhere_fn(void *arg) {
+    (void)arg;
+    while (!atomic_load(&below_trampled))
+        sched_yield();
+    atomic_store(&elsewhere_faulted, 1);
+    *(volatile int *)arg = 1; /* NULL */
+    return NULL;
+}
+static int fault_elsewhere_main(void *arg) {
+    (void)arg;
+    pthread_t t;
+    pthread_create(&t, NULL, elsewhere_fn, NULL);
+    goc_go_opts(below_fn, NULL, &(goc_go_options){.name = "below"});
+    goc_go_opts(deep_fn, NULL, &(goc_go_options){.name = "deep", .file = "deep.c", .line = 9});
+    goc_sleep(60 * GOC_SECOND);
+    return 0;
+}
+static void child_overflow_fault_elsewhere(void) {
+    goc_run(fault_elsewhere_main, NULL);
+}
+
 /* Without a guard page: the frames run into the canary below the stack. The
    recursion is bounded so that it only just passes the stack's end. */
 static void canary_fn(void *arg) {
@@ -1798,6 +1854,8 @@ static void test_misuse(void) {
        below and faults far down, with its stack pointer below its stack. */
     T_CHILD_DIES("overflow", "GOC_DEBUG=guards=0", 2, "fatal error: stack overflow");
     T_CHILD_DIES("overflow", "GOC_DEBUG=guards=0", 2, "overflow.c:3");
+    T_CHILD_DIES("overflow_fault_elsewhere", "GOC_DEBUG=guards=0 GOC_MAXPROCS=3", 2,
+                 "name \"deep\"");
     for (int i = 0; i < 3; i++) {
         T_CHILD_DIES("canary", "GOC_DEBUG=guards=0 GOC_STACK_SIZE=64K", 2, "fatal error: stack overflow");
         T_CHILD_DIES("canary", "GOC_DEBUG=guards=0 GOC_STACK_SIZE=64K", 2, "canary.c:9");
@@ -1816,7 +1874,8 @@ int main(int argc, char **argv) {
     };
     static const t_case children[] = {
         {"deadlock", child_deadlock}, {"deadlock_two", child_deadlock_two},
-        {"negative_wg", child_negative_wg}, {"overflow", child_overflow}, {"room", child_room},
+        {"negative_wg", child_negative_wg}, {"overflow", child_overflow},
+        {"overflow_fault_elsewhere", child_overflow_fault_elsewhere}, {"room", child_room},
         {"canary", child_canary}, {"quit", child_quit}, {"quit_twice", child_quit_twice},
         {"thread_exit_deadlock", child_thread_exit_deadlock},
         {"nil_go", child_nil_go}, {"blocking_end", child_blocking_end},
