@@ -1389,6 +1389,59 @@ static void test_idle_no_cpu(void) {
     goc_timer_free(t);
 }
 
+/* A timer due on a P whose goroutine never switches runs once another P
+   goes idle, here through a long blocking call that sysmon takes the P
+   from: the P goes to an M, which runs the busy P's due timers. (It used to
+   be idled with nobody woken for them: the timer fired only when the
+   blocking call ended.) */
+static _Atomic int retake_fired;
+static _Atomic int64_t retake_fired_at;
+static goc_chan *retake_done;
+static void retake_timer_fn(void *arg) {
+    (void)arg;
+    atomic_store(&retake_fired_at, goc_now());
+    atomic_store(&retake_fired, 1);
+}
+static void retake_spinner(void *arg) {
+    (void)arg;
+    goc_timer *t = goc_after_func(20 * GOC_MILLISECOND, retake_timer_fn, NULL); /* on this P */
+    int64_t limit = goc_now() + 5 * GOC_SECOND;
+    while (!atomic_load(&retake_fired) && goc_now() < limit) {
+    }
+    goc_timer_free(t);
+    goc_chan_send(retake_done, NULL);
+}
+static void retake_blocker(void *arg) {
+    (void)arg;
+    int64_t busy = goc_now() + 50 * GOC_MILLISECOND; /* past the timer's due time */
+    while (goc_now() < busy) {
+    }
+    goc_blocking_begin(); /* a call goc cannot see, that lasts until the timer fires (or 5 s) */
+    int64_t limit = goc_now() + 5 * GOC_SECOND;
+    while (!atomic_load(&retake_fired) && goc_now() < limit)
+        usleep(1000);
+    goc_blocking_end();
+    goc_chan_send(retake_done, NULL);
+}
+static int retake_timer_main(void *arg) {
+    (void)arg;
+    retake_done = goc_chan_make(0, 2);
+    int64_t start = goc_now();
+    goc_go(retake_spinner, NULL);
+    goc_go(retake_blocker, NULL);
+    goc_chan_recv(retake_done, NULL);
+    goc_chan_recv(retake_done, NULL);
+    goc_chan_free(retake_done);
+    int64_t after = atomic_load(&retake_fired_at) - start;
+    printf("     timer due at 20 ms behind a busy P fired at %lld ms\n", (long long)(after / GOC_MILLISECOND));
+    return atomic_load(&retake_fired) && after < 2 * GOC_SECOND ? 0 : 1;
+}
+static void test_timer_of_busy_p_after_retake(void) {
+    int old = goc_maxprocs(2);
+    T_CHECK_EQ(goc_run(retake_timer_main, NULL), 0);
+    goc_maxprocs(old);
+}
+
 /* ---- misuse and fatal errors, each in a child process ---- */
 
 static int deadlock_main(void *arg) {
@@ -1881,7 +1934,7 @@ static void test_misuse(void) {
 
 int main(int argc, char **argv) {
     static const t_case cases[] = {
-        T_CASE(test_idle_no_cpu), T_CASE(test_quit_twice),      T_CASE(test_go_before_run),      T_CASE(test_run_twice), T_CASE(test_run_after_yielders),        T_CASE(test_million_goroutines), T_CASE(test_million_parked),
+        T_CASE(test_idle_no_cpu), T_CASE(test_timer_of_busy_p_after_retake), T_CASE(test_quit_twice),      T_CASE(test_go_before_run),      T_CASE(test_run_twice), T_CASE(test_run_after_yielders),        T_CASE(test_million_goroutines), T_CASE(test_million_parked),
         T_CASE(test_spawn_storm_one_p), T_CASE(test_fairness_respawn), T_CASE(test_fairness_chain), T_CASE(test_fairness_yielders), T_CASE(test_tree_depth_first), T_CASE(test_parallel_threads),   T_CASE(test_go_copy),
         T_CASE(test_pthread_waits_wg), T_CASE(test_sleep_parks),        T_CASE(test_many_sleepers),
         T_CASE(test_yield),            T_CASE(test_errno_preserved),    T_CASE(test_maxprocs_runtime), T_CASE(test_retired_timers), T_CASE(test_solo_then_grow), T_CASE(test_runnext_taken), T_CASE(test_short_ring_taken), T_CASE(test_errno_retired_yield), T_CASE(test_stack_reused_many_times), T_CASE(test_retired_queue), T_CASE(test_plain_thread_timed_wait), T_CASE(test_blocking_handoff),
