@@ -1196,12 +1196,16 @@ static int dump_main(void *arg) {
     goc_wg_add(&dump_gate, 1);
     goc_go_opts(dump_waiter, NULL, &(goc_go_options){.name = "the-waiter", .file = "here.c", .line = 7});
     go(dump_waiter, NULL); /* started with no name: the dump names its creator's call */
-    t_wait_parked("sync.WaitGroup.Wait", 2);
+    /* started by a timer's function: created by no goroutine (not by the
+       one its M switched to when the timer ran) */
+    goc_timer *t = goc_after_func(GOC_MILLISECOND, dump_waiter, NULL);
+    t_wait_parked("sync.WaitGroup.Wait", 3);
     size_t len = 0;
     FILE *f = open_memstream(&dump_text, &len);
     goc_dump(f);
     fclose(f);
     goc_wg_done(&dump_gate);
+    goc_timer_free(t);
     return 0;
 }
 
@@ -1219,6 +1223,13 @@ static void test_dump(void) {
         line--;
     T_CHECK(strncmp(line, "created by ", 11) == 0 && line + 11 < by);
     T_CHECK(strstr(dump_text, " in goroutine 1\n\t" __FILE__ ":") != NULL);
+    int by_timer = 0;
+    for (const char *l = strstr(dump_text, "created by "); l; l = strstr(l + 1, "created by ")) {
+        const char *end = strchr(l, '\n');
+        const char *in = strstr(l, " in goroutine ");
+        by_timer += !in || (end && in > end);
+    }
+    T_CHECK_EQ(by_timer, 1);
     T_CHECK(strstr(dump_text, "dump_main+") != NULL); /* a symbolised frame */
     free(dump_text);
 }

@@ -1809,7 +1809,9 @@ static goc__g *newproc(void (*fn)(void *), void *arg, const goc_go_options *opts
         strncpy(g->name, opts->name, GOC_G_NAME_MAX - 1);
         g->name[GOC_G_NAME_MAX - 1] = 0;
     }
-    goc__g *cur = m ? m->curg : NULL;
+    /* The creator: not the goroutine the M switched to when a timer's
+       function (an AfterFunc) starts one from the switch's step */
+    goc__g *cur = m && !m->in_timers ? m->curg : NULL;
     g->parent_id = cur ? cur->id : 0;
     g->created_pc = created_pc;
     g->locked_blocking = 0;

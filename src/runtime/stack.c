@@ -424,10 +424,15 @@ GOC_NO_TSAN static goc__g *overflowing_g(void) {
         goc__g *g = m ? *(goc__g *volatile *)&m->curg : NULL;
         if (!g)
             continue;
+        /* from_slab, the record's last field, is the first an overflow
+           from above reaches; guarded, map_lo and the rest must agree too */
         unsigned char from_slab = *(volatile unsigned char *)&g->from_slab;
+        unsigned char guarded = *(volatile unsigned char *)&g->guarded;
         char *lo = *(char *volatile *)&g->stack_lo;
+        char *map_lo = *(char *volatile *)&g->map_lo;
         size_t gsize = *(volatile size_t *)&g->stack_size;
-        if (from_slab != 1 || gsize != size || (uintptr_t)g - (uintptr_t)lo != span)
+        if (from_slab != 1 || guarded != 0 || map_lo != lo || gsize != size ||
+            (uintptr_t)g - (uintptr_t)lo != span)
             continue; /* guarded, odd-size, or a trampled record */
         if (!canary_ok(g))
             return g;
