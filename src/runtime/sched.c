@@ -88,16 +88,22 @@ goc__sched_t goc__sched;
 /* ------------------------------------------------------------------------ */
 /* Thread-local M, read through an accessor the compiler cannot cache.       */
 
-static __thread goc__m *tls_m;
+#if defined(__x86_64__)
+/* Read by the inline goc__getm (internal.h), from an asm string: used, or
+   LTO would drop it. */
+__attribute__((used)) __thread goc__m *goc__tls_m __attribute__((tls_model("initial-exec")));
+#else
+static __thread goc__m *goc__tls_m;
 
 __attribute__((noinline)) goc__m *goc__getm(void) {
-    goc__m *m = tls_m;
+    goc__m *m = goc__tls_m;
     __asm__ volatile("" : "+r"(m)::"memory");
     return m;
 }
+#endif
 
 __attribute__((noinline)) static void set_m(goc__m *m) {
-    tls_m = m;
+    goc__tls_m = m;
     __asm__ volatile("" ::: "memory");
 }
 
