@@ -434,7 +434,7 @@ static bool runq_put(goc__p *p, goc__g *g, bool next, bool spawned) {
 /* The newest G of the ring (the owner works depth first: what a goroutine
    just started or displaced runs before older work, which keeps the
    working set, and the stacks in use, small). */
-static goc__g *runq_pop_tail(goc__p *p) {
+static inline __attribute__((always_inline)) goc__g *runq_pop_tail(goc__p *p) {
     for (;;) {
         uint64_t w = atomic_load_explicit(&p->runqw, memory_order_acquire);
         if (RQ_LEN(w) == 0)
