@@ -677,6 +677,53 @@ static int dial_ctx_main(void *arg) {
 }
 static void test_dial_ctx(void) { goc_run(dial_ctx_main, NULL); }
 
+/* A plain thread's dial with no goc_run running: cancelling its context
+   ends it at once (its wake came through an AfterFunc goroutine, which
+   nothing ran: the dial hung), and a context that times out leaves nothing
+   behind (the AfterFunc's records leaked). */
+typedef struct thread_dial {
+    goc_ctx *ctx;
+    const char *addr;
+    _Atomic long tid;
+    int rc;
+} thread_dial;
+
+static void *thread_dial_fn(void *arg) {
+    thread_dial *td = arg;
+    atomic_store(&td->tid, (long)syscall(SYS_gettid));
+    goc_conn *c = NULL;
+    td->rc = goc_dial(td->ctx, "tcp", td->addr, &c);
+    if (td->rc == 0)
+        goc_conn_free(c);
+    return NULL;
+}
+
+static void test_dial_ctx_thread_no_run(void) {
+    char addr[64];
+    int fds[3];
+    int l = full_listener(addr, sizeof addr, fds, 3);
+    thread_dial td = {goc_ctx_with_cancel(goc_ctx_background()), addr, 0, -1};
+    pthread_t t;
+    pthread_create(&t, NULL, thread_dial_fn, &td);
+    while (!atomic_load(&td.tid) || !t_thread_asleep(atomic_load(&td.tid)))
+        sched_yield(); /* until it waits for the connect */
+    int64_t t0 = goc_now();
+    goc_ctx_cancel(td.ctx);
+    pthread_join(t, NULL);
+    T_CHECK_EQ(td.rc, ECANCELED);
+    T_CHECK(goc_now() - t0 < 5 * GOC_SECOND);
+    goc_ctx_release(td.ctx);
+    for (int i = 0; i < 3; i++) { /* under LSan: no records left behind */
+        goc_conn *c = NULL;
+        goc_ctx *ctx = goc_ctx_with_timeout(goc_ctx_background(), 20 * MS);
+        T_CHECK_EQ(goc_dial(ctx, "tcp", addr, &c), ETIMEDOUT);
+        goc_ctx_release(ctx);
+    }
+    for (int i = 0; i < 3; i++)
+        close(fds[i]);
+    close(l);
+}
+
 /* ---- any descriptor: pipes ---- */
 
 #define PIPE_BYTES (4 << 20) /* well beyond a pipe's 64 KiB: the writer must wait */
@@ -1415,7 +1462,7 @@ int main(int argc, char **argv) {
         T_CASE(test_tcp_echo),     T_CASE(test_tcp6_echo),       T_CASE(test_unix_echo),
         T_CASE(test_addresses),    T_CASE(test_listen_forms),    T_CASE(test_read_timeout),    T_CASE(test_deadline_past), T_CASE(test_bad_addresses),
         T_CASE(test_deadline_moved), T_CASE(test_close),         T_CASE(test_dial_refused),
-        T_CASE(test_dial_ctx),     T_CASE(test_pipe), T_CASE(test_queued_fd),            T_CASE(test_plain_thread),
+        T_CASE(test_dial_ctx), T_CASE(test_dial_ctx_thread_no_run),     T_CASE(test_pipe), T_CASE(test_queued_fd),            T_CASE(test_plain_thread),
         T_CASE(test_deadlock_detection), T_CASE(test_close_race), T_CASE(test_thread_woken), T_CASE(test_concurrent_callers), T_CASE(test_close_then_free),
     };
     static const t_case children[] = {

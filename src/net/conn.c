@@ -21,6 +21,7 @@
  *   still reaches a plain thread only at its old deadline.
  */
 #include "net/net_internal.h"
+#include "context/ctx_internal.h"
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
@@ -302,33 +303,33 @@ int goc_conn_fd(goc_conn *c) {
 /* Dial.                                                                    */
 
 /* Shared by a dial and its context callback; two references. */
+/* The dial's registration with its context (context/ctx_internal.h):
+   cancellation runs dial_watch_fire on the cancelling thread, under the
+   context's lock, and it wakes the connecting socket's writer, so the dial
+   sees the context's error. No goroutine runs it (an AfterFunc's would
+   need a goc_run, and a plain thread dialling with none running was never
+   woken), and unwatching tells the dial that it has returned. */
 typedef struct dial_watch {
-    goc__lock lock;
+    goc__ctx_waiter w;
+    goc__lock lock;                 /* never held around a context call */
     goc__pollfd *pd;                /* the socket connecting now, or NULL */
-    bool finished;                  /* the dial has returned: touch nothing */
-    _Atomic int refs;
 } dial_watch;
 
-static void dial_watch_drop(dial_watch *w) {
-    if (atomic_fetch_sub(&w->refs, 1) == 1)
-        free(w);
-}
-
-/* The context is done: wake the connecting socket so the dial sees it. */
-static void dial_watch_fire(void *arg) {
-    dial_watch *w = arg;
+static void dial_watch_fire(goc__ctx_waiter *cw, int err) {
+    (void)err;
+    dial_watch *w = cw->arg;
     goc__lock_acquire(&w->lock);
-    if (!w->finished && w->pd)
+    if (w->pd)
         goc__pollfd_wake(w->pd, GOC__POLL_WRITE);
     goc__lock_release(&w->lock);
-    dial_watch_drop(w);
 }
 
 typedef struct dialer {
     goc_ctx *ctx;
     int64_t deadline;               /* the context's, or -1 */
-    dial_watch *watch;              /* created at the first connect that waits */
-    goc_ctx_after *after;
+    dial_watch watch;
+    bool watch_tried;               /* registered at the first connect that waits... */
+    bool watching;                  /* ... if the context can be cancelled */
 } dialer;
 
 static int ctx_err(goc_ctx *ctx) {
@@ -337,17 +338,19 @@ static int ctx_err(goc_ctx *ctx) {
 
 /* Waits for a non-blocking connect on n to finish. 0 or errno. */
 static int dial_wait(dialer *d, goc__netfd *n) {
-    if (!d->watch && d->ctx && goc_ctx_done(d->ctx)) {
-        d->watch = calloc(1, sizeof *d->watch);
-        if (!d->watch)
-            return ENOMEM;
-        atomic_init(&d->watch->refs, 2);
-        d->watch->pd = n->pd;
-        d->after = goc_ctx_after_func(d->ctx, dial_watch_fire, d->watch);
-    } else if (d->watch) {
-        goc__lock_acquire(&d->watch->lock);
-        d->watch->pd = n->pd;
-        goc__lock_release(&d->watch->lock);
+    if (!d->watch_tried && d->ctx) {
+        d->watch_tried = true;
+        d->watch.w.fn = dial_watch_fire;
+        d->watch.w.arg = &d->watch;
+        d->watch.pd = n->pd; /* not registered yet: nobody else reads it */
+        int e = goc__ctx_watch(d->ctx, &d->watch.w);
+        if (e > 0)
+            return e; /* done already */
+        d->watching = e == 0; /* -1: a context that is never cancelled */
+    } else if (d->watching) {
+        goc__lock_acquire(&d->watch.lock);
+        d->watch.pd = n->pd;
+        goc__lock_release(&d->watch.lock);
     }
     for (;;) {
         int e = ctx_err(d->ctx);
@@ -392,10 +395,10 @@ static int dial_one(dialer *d, const struct sockaddr *sa, socklen_t sl, goc_conn
     while (rc == EINTR && !ctx_err(d->ctx));
     if (rc == EINPROGRESS)
         rc = dial_wait(d, &c->n);
-    if (d->watch) {
-        goc__lock_acquire(&d->watch->lock);
-        d->watch->pd = NULL; /* about to be closed or handed over */
-        goc__lock_release(&d->watch->lock);
+    if (d->watching) {
+        goc__lock_acquire(&d->watch.lock);
+        d->watch.pd = NULL; /* about to be closed or handed over */
+        goc__lock_release(&d->watch.lock);
     }
     if (rc) {
         goc_conn_free(c);
@@ -447,15 +450,8 @@ int goc_dial(goc_ctx *ctx, const char *network, const char *address, goc_conn **
         if (res)
             freeaddrinfo(res);
     }
-    if (d.watch) {
-        goc__lock_acquire(&d.watch->lock);
-        d.watch->finished = true;
-        goc__lock_release(&d.watch->lock);
-        if (goc_ctx_after_stop(d.after))
-            dial_watch_drop(d.watch); /* the callback will never run */
-        goc_ctx_after_free(d.after);
-        dial_watch_drop(d.watch);
-    }
+    if (d.watching)
+        goc__ctx_unwatch(&d.watch.w); /* a running fire has returned when this does */
     return rc;
 }
 
