@@ -117,8 +117,10 @@ GOC_API int goc_conn_close(goc_conn *c);
 GOC_API void goc_conn_free(goc_conn *c);
 
 /* The local and remote addresses as text: "127.0.0.1:8080", "[::1]:8080",
-   a unix path (may be empty for an unbound client). 0, ENOSPC when len is
-   too small, or the errno of getsockname/getpeername. */
+   a unix path (may be empty for an unbound client). Kept when the
+   connection is made, as Go keeps them: still answered after a reset or a
+   close. 0, ENOSPC when len is too small, or (an address the connection
+   could not learn when it was made) the errno of getsockname/getpeername. */
 GOC_API int goc_conn_local_addr(goc_conn *c, char *buf, size_t len);
 GOC_API int goc_conn_remote_addr(goc_conn *c, char *buf, size_t len);
 
@@ -143,7 +145,7 @@ GOC_API int goc_listen(const char *network, const char *address, goc_listener **
 GOC_API int goc_accept(goc_listener *l, goc_conn **out);
 
 /* The bound address as text (see goc_conn_local_addr): how a listener on
-   port 0 tells which port it got. */
+   port 0 tells which port it got; after a close too, as Go's Addr. */
 GOC_API int goc_listener_addr(goc_listener *l, char *buf, size_t len);
 
 /* Deadline for goc_accept, as goc_conn_set_deadline. */

@@ -34,14 +34,34 @@
 
 #define LISTEN_BACKLOG 65535 /* the kernel clamps it to net.core.somaxconn, as Go asks for that */
 
+/* The addresses of a socket, kept when it is connected or bound, as Go's
+   netFD keeps laddr and raddr: they are still known after a reset or a
+   close (a log line beside the error). A length of 0: not known, ask the
+   socket. Written before the socket is handed out, then only read. */
+typedef struct net_addrs {
+    struct sockaddr_storage local, remote;
+    socklen_t local_len, remote_len;
+} net_addrs;
+
 struct goc_conn {
     goc__netfd n;
+    net_addrs a;
 };
 
 struct goc_listener {
     goc__netfd n;
     char *unlink_path; /* a unix socket file this listener created, removed at close */
+    net_addrs a;
 };
+
+static void addrs_keep(int fd, net_addrs *a, bool peer) {
+    a->local_len = sizeof a->local;
+    if (getsockname(fd, (struct sockaddr *)&a->local, &a->local_len) != 0)
+        a->local_len = 0;
+    a->remote_len = sizeof a->remote;
+    if (!peer || getpeername(fd, (struct sockaddr *)&a->remote, &a->remote_len) != 0)
+        a->remote_len = 0;
+}
 
 /* ------------------------------------------------------------------------ */
 /* netfd: references, waiting, close.                                       */
@@ -288,10 +308,14 @@ static int sock_addr(goc__netfd *n, bool peer, char *buf, size_t len) {
 }
 
 int goc_conn_local_addr(goc_conn *c, char *buf, size_t len) {
+    if (c->a.local_len)
+        return goc__format_addr((struct sockaddr *)&c->a.local, c->a.local_len, buf, len);
     return sock_addr(&c->n, false, buf, len);
 }
 
 int goc_conn_remote_addr(goc_conn *c, char *buf, size_t len) {
+    if (c->a.remote_len)
+        return goc__format_addr((struct sockaddr *)&c->a.remote, c->a.remote_len, buf, len);
     return sock_addr(&c->n, true, buf, len);
 }
 
@@ -302,7 +326,6 @@ int goc_conn_fd(goc_conn *c) {
 /* ------------------------------------------------------------------------ */
 /* Dial.                                                                    */
 
-/* Shared by a dial and its context callback; two references. */
 /* The dial's registration with its context (context/ctx_internal.h):
    cancellation runs dial_watch_fire on the cancelling thread, under the
    context's lock, and it wakes the connecting socket's writer, so the dial
@@ -404,6 +427,7 @@ static int dial_one(dialer *d, const struct sockaddr *sa, socklen_t sl, goc_conn
         goc_conn_free(c);
         return rc;
     }
+    addrs_keep(c->n.fd, &c->a, true);
     *out = c;
     return 0;
 }
@@ -575,6 +599,7 @@ int goc_listen(const char *network, const char *address, goc_listener **out) {
         goto err;
     }
     l->unlink_path = unlink_path;
+    addrs_keep(fd, &l->a, false);
     *out = l;
     return 0;
 err:
@@ -603,6 +628,8 @@ int goc_accept(goc_listener *l, goc_conn **out) {
             *out = conn_new(fd, l->n.family, &rc);
             if (!*out)
                 close(fd);
+            else
+                addrs_keep(fd, &(*out)->a, true);
             break;
         }
         rc = goc__errno_get();
@@ -621,6 +648,8 @@ int goc_accept(goc_listener *l, goc_conn **out) {
 }
 
 int goc_listener_addr(goc_listener *l, char *buf, size_t len) {
+    if (l->a.local_len)
+        return goc__format_addr((struct sockaddr *)&l->a.local, l->a.local_len, buf, len);
     return sock_addr(&l->n, false, buf, len);
 }
 
