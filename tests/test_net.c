@@ -247,6 +247,28 @@ static int addresses_main(void *arg) {
     T_CHECK(!strcmp(after, ls));
     pair_free(&p);
 
+    /* A connection reset while it waited to be accepted: accept hands it
+       over, getpeername no longer knows the peer, but the address accept
+       returned is kept (Go's RemoteAddr). */
+    T_CHECK_EQ(goc_listen("tcp", "127.0.0.1:0", &p.l), 0);
+    struct sockaddr_in sin;
+    socklen_t slen = sizeof sin;
+    T_CHECK_EQ(getsockname(goc_listener_fd(p.l), (struct sockaddr *)&sin, &slen), 0);
+    int raw = socket(AF_INET, SOCK_STREAM, 0);
+    T_CHECK_EQ(connect(raw, (struct sockaddr *)&sin, sizeof sin), 0);
+    struct sockaddr_in cin;
+    slen = sizeof cin;
+    T_CHECK_EQ(getsockname(raw, (struct sockaddr *)&cin, &slen), 0);
+    T_CHECK_EQ(setsockopt(raw, SOL_SOCKET, SO_LINGER, &lg, sizeof lg), 0);
+    close(raw); /* a reset */
+    T_CHECK_EQ(goc_accept(p.l, &p.b), 0);
+    char want[64];
+    snprintf(want, sizeof want, "127.0.0.1:%u", ntohs(cin.sin_port));
+    T_CHECK_EQ(goc_conn_remote_addr(p.b, after, sizeof after), 0);
+    T_CHECK(!strcmp(after, want));
+    goc_conn_free(p.b);
+    goc_listener_free(p.l);
+
     /* A dual-stack listener's IPv4 connections show IPv4 addresses, as
        Go's do, not the IPv4-mapped IPv6 form the socket reports. */
     for (int i = 0; i < 2; i++) {

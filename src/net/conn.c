@@ -54,13 +54,19 @@ struct goc_listener {
     net_addrs a;
 };
 
-static void addrs_keep(int fd, net_addrs *a, bool peer) {
+/* Keeps fd's local address and, for a connection, the peer's: the one
+   accept or the dial's connect was given (sa), which getpeername no longer
+   tells once the peer has reset the connection (as Go: the address accept
+   returned, or the one dialled). */
+static void addrs_keep(int fd, net_addrs *a, const struct sockaddr *sa, socklen_t sl) {
     a->local_len = sizeof a->local;
     if (getsockname(fd, (struct sockaddr *)&a->local, &a->local_len) != 0)
         a->local_len = 0;
-    a->remote_len = sizeof a->remote;
-    if (!peer || getpeername(fd, (struct sockaddr *)&a->remote, &a->remote_len) != 0)
-        a->remote_len = 0;
+    a->remote_len = 0;
+    if (sa && sl > 0 && sl <= sizeof a->remote) {
+        memcpy(&a->remote, sa, sl);
+        a->remote_len = sl;
+    }
 }
 
 /* ------------------------------------------------------------------------ */
@@ -427,7 +433,7 @@ static int dial_one(dialer *d, const struct sockaddr *sa, socklen_t sl, goc_conn
         goc_conn_free(c);
         return rc;
     }
-    addrs_keep(c->n.fd, &c->a, true);
+    addrs_keep(c->n.fd, &c->a, sa, sl);
     *out = c;
     return 0;
 }
@@ -599,7 +605,7 @@ int goc_listen(const char *network, const char *address, goc_listener **out) {
         goto err;
     }
     l->unlink_path = unlink_path;
-    addrs_keep(fd, &l->a, false);
+    addrs_keep(fd, &l->a, NULL, 0);
     *out = l;
     return 0;
 err:
@@ -623,13 +629,15 @@ int goc_accept(goc_listener *l, goc_conn **out) {
             rc = ETIMEDOUT;
             break;
         }
-        int fd = accept4(l->n.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        struct sockaddr_storage peer;
+        socklen_t peer_len = sizeof peer;
+        int fd = accept4(l->n.fd, (struct sockaddr *)&peer, &peer_len, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd >= 0) {
             *out = conn_new(fd, l->n.family, &rc);
             if (!*out)
                 close(fd);
             else
-                addrs_keep(fd, &(*out)->a, true);
+                addrs_keep(fd, &(*out)->a, (struct sockaddr *)&peer, peer_len);
             break;
         }
         rc = goc__errno_get();
