@@ -83,6 +83,16 @@ check "pkg-config, shared" "$tmp/shared" LD_LIBRARY_PATH="$libdir"
 ldd "$tmp/static" | grep -q libgoc && fail "pkg-config, static: linked the shared library"
 check "pkg-config, static" "$tmp/static"
 
+# A program built with -flto against the static library, whose LTO IR is
+# then optimised with the program's: goc's code inlined into it must not
+# warn (channel element copies once warned of overflows on paths never
+# taken, -Wstringop-overflow).
+"$cc" -O2 -flto -Wall -Wextra -Werror $(pkg-config --cflags goc) "$tmp/hello.c" -o "$tmp/lto" \
+	$(pkg-config --libs-only-L goc) -Wl,-Bstatic -lgoc -Wl,-Bdynamic \
+	$(pkg-config --static --libs-only-l goc | sed 's/-lgoc\b//') ||
+	fail "pkg-config, static, -flto: build failed (or warned)"
+check "pkg-config, static, -flto" "$tmp/lto"
+
 mkdir "$tmp/consumer"
 cp "$tmp/hello.c" "$tmp/consumer/"
 cat >"$tmp/consumer/CMakeLists.txt" <<'EOF'
