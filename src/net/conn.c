@@ -11,10 +11,16 @@
  *   setter stores, then wakes the waiter of that direction; goc__pollfd_wake
  *   leaves a ready mark when nobody waits yet, so a waiter that read the old
  *   value just before cannot sleep past the new one: it retries at once.
- * - A dial's context is watched by a goc_ctx_after_func callback that wakes
- *   the connecting socket's writer. The callback and the dial share a small
- *   heap record with two references; the callback touches the pollfd only
- *   under the record's lock and while the dial has not finished.
+ * - A dial registers a waiter with its context (context/ctx_internal.h)
+ *   for its whole length; cancellation runs it on the cancelling thread,
+ *   and it wakes the connecting socket's writer, touching the pollfd only
+ *   under the dial's watch lock, which the dial clears before the socket is
+ *   closed or handed over. Unwatching, before the dial returns, waits out a
+ *   run in progress.
+ * - A connection's and a listener's addresses are kept when it is made
+ *   (the peer's as accept or connect was given it), so they are answered
+ *   after a reset or a close, as Go's; only one not learnt then is asked
+ *   of the socket.
  * - A plain thread waits in poll(2) on the descriptor and on its own
  *   eventfd, which an evict or a wake writes to (netpoll.c); close also
  *   shuts the socket down when operations are in progress. A moved deadline
@@ -298,7 +304,13 @@ void goc_conn_free(goc_conn *c) {
     free(c);
 }
 
-static int sock_addr(goc__netfd *n, bool peer, char *buf, size_t len) {
+/* n's local address, or its peer's, as text: the one kept, else the
+   socket's. */
+static int sock_addr(goc__netfd *n, const net_addrs *a, bool peer, char *buf, size_t len) {
+    const struct sockaddr_storage *kept = peer ? &a->remote : &a->local;
+    socklen_t kept_len = peer ? a->remote_len : a->local_len;
+    if (kept_len)
+        return goc__format_addr((const struct sockaddr *)kept, kept_len, buf, len);
     if (!goc__netfd_incref(n))
         return EBADF;
     struct sockaddr_storage ss;
@@ -314,15 +326,11 @@ static int sock_addr(goc__netfd *n, bool peer, char *buf, size_t len) {
 }
 
 int goc_conn_local_addr(goc_conn *c, char *buf, size_t len) {
-    if (c->a.local_len)
-        return goc__format_addr((struct sockaddr *)&c->a.local, c->a.local_len, buf, len);
-    return sock_addr(&c->n, false, buf, len);
+    return sock_addr(&c->n, &c->a, false, buf, len);
 }
 
 int goc_conn_remote_addr(goc_conn *c, char *buf, size_t len) {
-    if (c->a.remote_len)
-        return goc__format_addr((struct sockaddr *)&c->a.remote, c->a.remote_len, buf, len);
-    return sock_addr(&c->n, true, buf, len);
+    return sock_addr(&c->n, &c->a, true, buf, len);
 }
 
 int goc_conn_fd(goc_conn *c) {
@@ -357,8 +365,7 @@ typedef struct dialer {
     goc_ctx *ctx;
     int64_t deadline;               /* the context's, or -1 */
     dial_watch watch;
-    bool watch_tried;               /* registered at the first connect that waits... */
-    bool watching;                  /* ... if the context can be cancelled */
+    bool watching;                  /* registered: the context can be cancelled */
 } dialer;
 
 static int ctx_err(goc_ctx *ctx) {
@@ -367,16 +374,7 @@ static int ctx_err(goc_ctx *ctx) {
 
 /* Waits for a non-blocking connect on n to finish. 0 or errno. */
 static int dial_wait(dialer *d, goc__netfd *n) {
-    if (!d->watch_tried && d->ctx) {
-        d->watch_tried = true;
-        d->watch.w.fn = dial_watch_fire;
-        d->watch.w.arg = &d->watch;
-        d->watch.pd = n->pd; /* not registered yet: nobody else reads it */
-        int e = goc__ctx_watch(d->ctx, &d->watch.w);
-        if (e > 0)
-            return e; /* done already */
-        d->watching = e == 0; /* -1: a context that is never cancelled */
-    } else if (d->watching) {
+    if (d->watching) {
         goc__lock_acquire(&d->watch.lock);
         d->watch.pd = n->pd;
         goc__lock_release(&d->watch.lock);
@@ -447,9 +445,17 @@ int goc_dial(goc_ctx *ctx, const char *network, const char *address, goc_conn **
     int64_t t;
     if (ctx && goc_ctx_deadline(ctx, &t))
         d.deadline = t;
-    int rc = ctx_err(ctx);
-    if (rc)
-        return rc;
+    int rc = 0;
+    if (ctx) {
+        /* watched for the whole dial (see dial_watch) */
+        d.watch.w.fn = dial_watch_fire;
+        d.watch.w.arg = &d.watch;
+        rc = goc__ctx_watch(ctx, &d.watch.w);
+        if (rc > 0)
+            return rc; /* done already */
+        d.watching = rc == 0; /* -1: a context that is never cancelled */
+        rc = 0;
+    }
     if (kind == GOC__NET_UNIX) {
         struct sockaddr_storage ss;
         socklen_t sl;
@@ -656,9 +662,7 @@ int goc_accept(goc_listener *l, goc_conn **out) {
 }
 
 int goc_listener_addr(goc_listener *l, char *buf, size_t len) {
-    if (l->a.local_len)
-        return goc__format_addr((struct sockaddr *)&l->a.local, l->a.local_len, buf, len);
-    return sock_addr(&l->n, false, buf, len);
+    return sock_addr(&l->n, &l->a, false, buf, len);
 }
 
 int goc_listener_set_deadline(goc_listener *l, int64_t t) {

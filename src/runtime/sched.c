@@ -35,6 +35,11 @@
  * - Between runs no M runs timers (idle Ms sleep with no deadline; a run
  *   wakes one for the earliest); a plain thread that blocks while no run
  *   runs fires them itself (run_timers_unscheduled).
+ * - During a run, an idle M that wakes for a due timer and finds every P
+ *   busy sleeps with no deadline (the busy Ps run their timers at their
+ *   switches): whoever idles a P with timers pending covers them, an M
+ *   entering stopm with their deadline, or sysmon handing a retaken P to
+ *   an M.
  *
  * Invariants:
  * - A G runs on at most one M; an M runs Gs only while it holds a P (a G
@@ -1327,7 +1332,7 @@ static void stopm(goc__m *m) {
                Sleep until handed a P, with no deadline: the timer stays
                due until a busy P runs it, and waking for it again found
                the same expired deadline, in a loop of futex calls (about
-               19 us of CPU each in a VM) that took a third thread's worth
+               15 us of CPU each in a VM) that took a third thread's worth
                of CPU from the busy Ms (W9). Whoever makes a P idle with
                timers pending sleeps with their deadline: an M that gives
                up its P enters stopm, and sysmon idles a P only without
@@ -1404,7 +1409,6 @@ static long count_threads(void) {
     return threads;
 }
 
-/* Counted when goc is loaded, before main runs, in the loading thread. */
 #if GOC_TSAN
 /* TSan starts a helper thread at the first pthread_create, which may come
    before this constructor (another constructor's thread) or after: start
@@ -1419,6 +1423,7 @@ static void *load_probe(void *arg) {
 }
 #endif
 
+/* Counted when goc is loaded, before main runs, in the loading thread. */
 __attribute__((constructor)) static void count_load_threads(void) {
     long others = 1; /* this thread */
 #if GOC_TSAN

@@ -22,7 +22,10 @@
  *   CANARY_BYTES unused for this. A slab's first slot is never handed out:
  *   it only holds the canary of the second, above a guard page that stops
  *   a recursion which never switches (the SIGSEGV handler then reports it
- *   by the goroutine's stack pointer).
+ *   by the goroutine's stack pointer). Such a recursion may make another
+ *   thread fault first, over a trampled G record: that fault reports the
+ *   running goroutine whose canary is broken, found through the Ps and
+ *   trusted only if its record's own fields are those of a slab slot.
  *
  * Invariants:
  * - A stack never moves and is reused only after its goroutine has finished.
@@ -64,6 +67,7 @@ void __tsan_set_fiber_name(void *fiber, const char *name);
 #define MAP_COUNT_RESERVE 16384     /* kernel areas left for malloc, threads, libraries */
 #define ALTSTACK_SIZE (64 * 1024)
 #define TSAN_FIBER_RUNS 1024        /* goroutines per TSan fiber (goc__stack_reuse) */
+#define G_REC ((sizeof(goc__g) + 63) & ~(size_t)63) /* the G record, below the top's canary */
 #ifndef MADV_GUARD_INSTALL
 #define MADV_GUARD_INSTALL 102      /* Linux 6.13 */
 #endif
@@ -164,8 +168,7 @@ size_t goc__stack_default(void) {
    canary bytes that belong to the stack above it in a slab. size is the
    stack's size class (what it was asked for). */
 static goc__g *g_at_top(char *map_lo, size_t len, size_t size, char *stack_lo) {
-    size_t rec = (sizeof(goc__g) + 63) & ~(size_t)63;
-    goc__g *g = (goc__g *)(map_lo + len - CANARY_BYTES - rec);
+    goc__g *g = (goc__g *)(map_lo + len - CANARY_BYTES - G_REC);
     memset(g, 0, sizeof *g);
     g->map_lo = map_lo;
     g->stack_size = size;
@@ -412,11 +415,10 @@ static void fault_fp_pc(void *uc, uintptr_t *fp, uintptr_t *pc) {
    own fields place it at the top of an unguarded slab slot, so that its
    canary is mapped memory to read. */
 GOC_NO_TSAN static goc__g *overflowing_g(void) {
-    size_t rec = (sizeof(goc__g) + 63) & ~(size_t)63;
     size_t size = goc__sched.default_stack;
-    if (!page_size || size < page_size + CANARY_BYTES + rec)
+    if (!page_size || size < page_size + CANARY_BYTES + G_REC)
         return NULL;
-    uintptr_t span = size - page_size - CANARY_BYTES - rec; /* slab_g's g - stack_lo */
+    uintptr_t span = size - page_size - CANARY_BYTES - G_REC; /* slab_g's g - stack_lo */
     int n = atomic_load_explicit(&goc__sched.nallp, memory_order_relaxed);
     for (int i = 0; i < n; i++) {
         goc__p *p = goc__sched.allp[i];
@@ -466,14 +468,13 @@ static void segv_handler(int sig, siginfo_t *si, void *uc) {
        through a trampled record): its canary broke first, so report it from
        here. Else give its own fault time to come first. */
     goc__g *o = overflowing_g();
-    if (o)
-        report_overflow(o, "canary overwritten", false, 0, 0);
-    if (atomic_load_explicit(&unguarded_made, memory_order_relaxed)) {
+    if (!o && atomic_load_explicit(&unguarded_made, memory_order_relaxed)) {
         struct timespec ts = {1, 0};
         nanosleep(&ts, NULL);
-        if ((o = overflowing_g()))
-            report_overflow(o, "canary overwritten", false, 0, 0);
+        o = overflowing_g();
     }
+    if (o)
+        report_overflow(o, "canary overwritten", false, 0, 0);
     /* Not ours: hand it to whoever had the signal before (a sanitizer), or
        let the default action happen (a core dump, as usual). */
     struct sigaction *old = sig == SIGSEGV ? &old_segv : &old_bus;
